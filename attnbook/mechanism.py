@@ -257,7 +257,7 @@ class MultiHeadAttention(nn.Module):
         return self.out_proj(merged), weights
 
     @classmethod
-    def from_torch(cls, mha: nn.MultiheadAttention) -> "MultiHeadAttention":
+    def from_torch(cls, mha: nn.MultiheadAttention) -> MultiHeadAttention:
         """A copy of a ``torch.nn.MultiheadAttention`` with identical weights.
 
         Supports the packed in-projection (``kdim == vdim == embed_dim``),
