@@ -1,0 +1,26 @@
+"""Print-quality matplotlib figures for the book.
+
+Every function returns a :class:`~matplotlib.figure.Figure`, uses a
+perceptually uniform colour map, renders Japanese tokens and, saved with
+:func:`save`, gives byte-identical SVG/PNG/PDF files run after run.
+
+* :mod:`attnbook.plot.mechanism` -- Part I: softmax saturation, variance of q·k, softmax gradient.
+* :mod:`attnbook.plot.maps` -- a model's attention: heatmap, head grid, layer profile, line view.
+* :mod:`attnbook.plot.style` -- colours, fonts and reproducible saving.
+"""
+
+from attnbook.plot._axes import PlotInputError
+from attnbook.plot.mechanism import dot_product_variance, softmax_gradient, softmax_saturation
+from attnbook.plot.style import CMAP, FigureFormatError, figure_bytes, save, style_context
+
+__all__ = [
+    "CMAP",
+    "FigureFormatError",
+    "PlotInputError",
+    "dot_product_variance",
+    "figure_bytes",
+    "save",
+    "softmax_gradient",
+    "softmax_saturation",
+    "style_context",
+]

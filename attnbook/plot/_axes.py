@@ -1,0 +1,52 @@
+"""Helpers shared by the figure modules: new figures, colours, argument checks."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from attnbook.errors import AttnbookError
+from attnbook.plot.style import CMAP
+
+
+class PlotInputError(AttnbookError, ValueError):
+    """A figure function was given arguments it cannot draw."""
+
+
+def new_axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes]:
+    """Return ``(figure, axes)``: ``ax`` and its figure, or a fresh single-axes figure.
+
+    Fresh figures are plain :class:`~matplotlib.figure.Figure` objects, not
+    pyplot figures, so drawing many of them neither leaks memory through
+    pyplot's figure registry nor shows each one twice in a notebook.
+    """
+    if ax is not None:
+        if not isinstance(ax, Axes):
+            raise PlotInputError(f"ax must be a matplotlib Axes, got {type(ax).__name__}")
+        return ax.figure, ax
+    fig = Figure(figsize=figsize, layout="constrained")
+    return fig, fig.add_subplot()
+
+
+def new_axes_row(
+    axes: Sequence[Axes] | None, n: int, figsize: tuple[float, float]
+) -> tuple[Figure, list[Axes]]:
+    """Like :func:`new_axes` for ``n`` panels side by side."""
+    if axes is not None:
+        axes = list(axes)
+        if len(axes) != n or not all(isinstance(a, Axes) for a in axes):
+            raise PlotInputError(f"axes must be a sequence of {n} matplotlib Axes")
+        return axes[0].figure, axes
+    fig = Figure(figsize=figsize, layout="constrained")
+    return fig, list(fig.subplots(1, n, squeeze=False)[0])
+
+
+def discrete_colours(n: int, cmap: str = CMAP) -> list[tuple[float, float, float, float]]:
+    """``n`` colours spread along ``cmap`` (avoiding its brightest end, which fades on white)."""
+    colormap = matplotlib.colormaps[cmap]
+    if n == 1:
+        return [colormap(0.35)]
+    return [colormap(0.85 * i / (n - 1)) for i in range(n)]
