@@ -4,7 +4,20 @@ The package behind the attnbook book: attention written from scratch
 (:mod:`attnbook.mechanism`), real-model attention maps, figures and views.
 """
 
-from attnbook.errors import AttnbookError
+from attnbook.errors import (
+    AttnbookError,
+    EmptyTextError,
+    HeadOutOfRangeError,
+    LayerOutOfRangeError,
+    ModelNotAvailableError,
+    NoAttentionError,
+    NotTextError,
+    TextTooLongError,
+    UnknownTokenWarning,
+    UnsupportedModelError,
+    WordNotFoundError,
+)
+from attnbook.maps import AttentionMaps, attend, recompute_attention
 from attnbook.mechanism import (
     MultiHeadAttention,
     causal_mask,
@@ -12,11 +25,27 @@ from attnbook.mechanism import (
     scaled_dot_product_attention,
     softmax,
 )
+from attnbook.models import DEFAULT_MODEL, load_model
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "DEFAULT_MODEL",
+    "AttentionMaps",
     "AttnbookError",
+    "EmptyTextError",
+    "HeadOutOfRangeError",
+    "LayerOutOfRangeError",
+    "ModelNotAvailableError",
+    "NoAttentionError",
+    "NotTextError",
+    "TextTooLongError",
+    "UnknownTokenWarning",
+    "UnsupportedModelError",
+    "WordNotFoundError",
+    "attend",
+    "load_model",
+    "recompute_attention",
     "MultiHeadAttention",
     "causal_mask",
     "padding_mask",

@@ -10,3 +10,65 @@ from __future__ import annotations
 
 class AttnbookError(Exception):
     """Base class of every error attnbook raises on bad input or setup."""
+
+
+# --- real-model attention (attnbook.models, attnbook.maps) ---
+
+
+class NotTextError(AttnbookError, TypeError):
+    """The text given to :func:`attnbook.attend` is not a ``str``."""
+
+
+class EmptyTextError(AttnbookError, ValueError):
+    """The text is empty or only whitespace, so there is nothing to attend over."""
+
+
+class TextTooLongError(AttnbookError, ValueError):
+    """The text has more tokens than the model accepts (and ``truncation`` was not asked for).
+
+    Attributes ``num_tokens`` and ``limit`` hold the two numbers.
+    """
+
+    def __init__(self, message: str, *, num_tokens: int, limit: int) -> None:
+        super().__init__(message)
+        self.num_tokens = num_tokens
+        self.limit = limit
+
+
+class LayerOutOfRangeError(AttnbookError, IndexError):
+    """A layer id outside ``0 .. num_layers - 1`` (layer ids are 0-indexed)."""
+
+
+class HeadOutOfRangeError(AttnbookError, IndexError):
+    """A head id outside ``0 .. num_heads - 1`` (head ids are 0-indexed)."""
+
+
+class WordNotFoundError(AttnbookError, ValueError):
+    """A query or key word is not in the sentence (or not that many times)."""
+
+
+class ModelNotAvailableError(AttnbookError, OSError):
+    """The model is neither embedded, nor a local directory, nor in the local Hugging Face cache."""
+
+
+class UnsupportedModelError(AttnbookError, ValueError):
+    """The object or checkpoint is not an encoder attnbook can read attention from."""
+
+
+class NoAttentionError(AttnbookError, RuntimeError):
+    """The model returned no attention weights (e.g. it only implements fused attention)."""
+
+
+class UnknownTokenWarning(UserWarning):
+    """Many of the text's tokens are unknown (``[UNK]``) to the model's vocabulary.
+
+    Typical cause: Japanese text through an English model. The attention maps
+    are then about ``[UNK]`` placeholders, not about the words.
+    """
+
+
+# --- analysis (attnbook.analysis) ---
+
+
+class AnalysisInputError(AttnbookError, ValueError):
+    """Input to a head statistic, rollout or norm-based analysis has the wrong type or shape."""
