@@ -141,3 +141,189 @@ def test_no_warnings_when_drawing_mechanism_figures():
         warnings.simplefilter("error")
         for name, kwargs in FAST.items():
             plot.figure_bytes(getattr(plot, name)(**kwargs), "png")
+
+
+# ----- figures of a model's attention ----------------------------------------
+
+JA_TOKENS = ["[CLS]", "猫", "は", "可愛い", "[SEP]"]
+
+
+def _toy_maps(tokens, layers=2, heads=3, seed=0):
+    """An AttentionMaps built by hand: random softmax rows, one word per non-special token."""
+    import torch
+
+    from attnbook.maps import AttentionMaps
+
+    n = len(tokens)
+    special = [t.startswith("[") and t.endswith("]") for t in tokens]
+    words, word_ids = [], []
+    for t, s in zip(tokens, special, strict=True):
+        word_ids.append(None if s else len(words))
+        if not s:
+            words.append(t)
+    gen = torch.Generator().manual_seed(seed)
+    att = torch.softmax(2 * torch.randn(layers, heads, n, n, generator=gen), dim=-1)
+    return AttentionMaps(
+        tokens=list(tokens),
+        word_ids=word_ids,
+        words=words,
+        special=torch.tensor(special),
+        attentions=att,
+        model_id="toy/handmade",
+        segment_ids=[0] * n,
+        text="".join(words),
+    )
+
+
+@pytest.fixture(scope="module")
+def dog():
+    from attnbook.maps import attend
+
+    return attend("The dog chased the cat")
+
+
+@pytest.fixture(scope="module")
+def ja():
+    return _toy_maps(JA_TOKENS)
+
+
+def test_heatmap_shows_the_head_with_token_labels(dog):
+    fig = plot.heatmap(dog, 2, 5)
+    ax = fig.axes[0]
+    assert (ax.images[0].get_array() == dog.head(2, 5).numpy()).all()
+    assert [t.get_text() for t in ax.get_xticklabels()] == dog.tokens
+    assert [t.get_text() for t in ax.get_yticklabels()] == dog.tokens
+    assert ax.get_title() == "all-MiniLM-L6-v2 — layer 2, head 5 (0-indexed)"
+    assert ax.get_xlabel() == "key (attended to)" and ax.get_ylabel() == "query (attending)"
+    assert fig.axes[1].get_ylabel() == "attention weight"  # the colour bar
+    assert ax.images[0].norm.vmin == 0
+    assert ax.images[0].norm.vmax == pytest.approx(dog.head(2, 5).max().item())
+
+
+def test_heatmap_annotations_match_the_dataframe(dog):
+    fig = plot.heatmap(dog, 1, 0, annotate=True, colorbar=False)
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    table = dog.to_dataframe(1, 0)
+    assert texts == [f"{w:.2f}" for w in table.to_numpy().ravel()]
+    assert len(fig.axes) == 1
+
+
+def test_heatmap_negative_ids_and_errors(dog):
+    from attnbook.errors import AttnbookError
+
+    fig = plot.heatmap(dog, -1, -1)
+    assert "layer 5, head 11" in fig.axes[0].get_title()
+    with pytest.raises(AttnbookError, match="0..5"):
+        plot.heatmap(dog, 6, 0)
+    with pytest.raises(plot.PlotInputError, match="expected an AttentionMaps"):
+        plot.heatmap(dog.attentions, 0, 0)
+
+
+def test_head_grid_shares_one_colour_scale(dog):
+    fig = plot.head_grid(dog)
+    panels = [ax for ax in fig.axes if ax.images]
+    assert len(panels) == dog.num_layers * dog.num_heads
+    norms = {(ax.images[0].norm.vmin, ax.images[0].norm.vmax) for ax in panels}
+    assert len(norms) == 1
+    ((vmin, vmax),) = norms
+    assert vmin == 0 and vmax == pytest.approx(dog.attentions.max().item())
+    assert panels[13].images[0].get_array().tolist() == dog.head(1, 1).tolist()
+    colourbars = [ax for ax in fig.axes if ax.get_ylabel() == "attention weight"]
+    assert len(colourbars) == 1
+    assert [ax.get_title() for ax in panels[:12]] == [f"head {h}" for h in range(12)]
+    assert [panels[12 * r].get_ylabel() for r in range(6)] == [f"layer {r}" for r in range(6)]
+    assert "0-indexed" in fig.get_suptitle()
+
+
+def test_head_grid_subset(dog):
+    fig = plot.head_grid(dog, layers=[4], heads=[2, 7])
+    panels = [ax for ax in fig.axes if ax.images]
+    assert [ax.get_title() for ax in panels] == ["head 2", "head 7"]
+    assert panels[1].images[0].get_array().tolist() == dog.head(4, 7).tolist()
+    with pytest.raises(plot.PlotInputError, match="at least one layer"):
+        plot.head_grid(dog, layers=[])
+
+
+def test_layer_profile_draws_the_maps_numbers(dog):
+    fig = plot.layer_profile(dog, "chased", ["dog", "cat"])
+    lines = {line.get_label(): line for line in fig.axes[0].lines}
+    for key in ("dog", "cat"):
+        want = dog.layer_profile("chased", key)
+        assert list(lines[f"{key}: max over heads"].get_ydata()) == want["max"].tolist()
+        assert list(lines[f"{key}: mean over heads"].get_ydata()) == want["mean"].tolist()
+        assert list(lines[f"{key}: max over heads"].get_xdata()) == list(range(6))
+    assert fig.axes[0].get_xlabel() == "layer (0-indexed)"
+    with pytest.raises(plot.PlotInputError, match="at least one key"):
+        plot.layer_profile(dog, "chased", [])
+
+
+def _segments(fig):
+    (collection,) = fig.axes[0].collections
+    return collection.get_segments(), collection.get_colors()
+
+
+def test_line_view_opacity_is_the_weight(dog):
+    fig = plot.line_view(dog, 2, 5, threshold=0.0)
+    segments, colours = _segments(fig)
+    n = dog.num_tokens
+    assert len(segments) == n * n
+    weights = dog.head(2, 5)
+    for seg, rgba in zip(segments, colours, strict=True):
+        i, j = int(-seg[0][1]), int(-seg[1][1])
+        assert rgba[3] == pytest.approx(weights[i, j].item(), abs=1e-6)
+
+
+def test_line_view_focus_and_threshold(dog):
+    fig = plot.line_view(dog, 2, 5, query="chased", threshold=0.03)
+    segments, _ = _segments(fig)
+    row = dog.token_index("chased")[0]
+    assert {int(-s[0][1]) for s in segments} == {row}
+    assert len(segments) == int((dog.head(2, 5)[row] >= 0.03).sum())
+    assert fig.axes[0].get_title().endswith("from “chased”")
+    boxed = [t.get_text() for t in fig.axes[0].texts if t.get_bbox_patch() is not None]
+    assert boxed == ["chased"]
+    assert "from “[CLS]”" in plot.line_view(dog, 0, 0, query=0).axes[0].get_title()
+    with pytest.raises(plot.PlotInputError, match="out of range"):
+        plot.line_view(dog, 0, 0, query=99)
+
+
+@pytest.mark.parametrize("draw", ["heatmap", "line_view", "head_grid"])
+def test_japanese_tokens_render_without_missing_glyphs(ja, draw):
+    call = {
+        "heatmap": lambda: plot.heatmap(ja, 1, 2, annotate=True),
+        "line_view": lambda: plot.line_view(ja, 1, 2, query="猫"),
+        "head_grid": lambda: plot.heatmap(ja, 0, 0, title="猫は可愛い"),
+    }[draw]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fig = call()
+        for fmt in ("png", "svg"):
+            plot.figure_bytes(fig, fmt)
+
+
+def test_japanese_glyph_check_can_fail(ja):
+    # Control for the test above: with a Latin-only font the same figure warns.
+    fig = plot.heatmap(ja, 1, 2)
+    for text in fig.axes[0].get_xticklabels():
+        text.set_fontfamily(["DejaVu Sans"])
+    with pytest.warns(UserWarning, match="missing from font"):
+        plot.figure_bytes(fig, "png")
+
+
+@pytest.mark.parametrize("fmt", ["svg", "png"])
+def test_map_figures_are_byte_identical(dog, ja, fmt):
+    for make in (
+        lambda: plot.heatmap(dog, 3, 1, annotate=True),
+        lambda: plot.head_grid(dog, layers=[0, 1]),
+        lambda: plot.layer_profile(dog, "chased", ["dog", "cat"]),
+        lambda: plot.line_view(ja, 1, 2, query="可愛い"),
+    ):
+        assert plot.figure_bytes(make(), fmt) == plot.figure_bytes(make(), fmt)
+
+
+def test_map_figures_draw_into_given_axes(dog):
+    fig = Figure()
+    left, right = fig.subplots(1, 2)
+    assert plot.heatmap(dog, 0, 0, ax=left) is fig
+    assert plot.line_view(dog, 0, 0, ax=right) is fig
+    assert left.images and right.collections
