@@ -1,0 +1,133 @@
+"""Project glue for Sphinx: the source hash, the language switcher and the root page.
+
+Kept out of ``conf.py`` so that tests and nox can import the same helpers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import shutil
+from pathlib import Path
+
+#: (code, label shown in the switcher), in display order.
+LANGUAGES = [("en", "English"), ("ja", "日本語")]
+
+
+def source_hash(package_dir: Path) -> str:
+    """A short hash of every source file of the package (paths and bytes).
+
+    Used as the name of the execution cache: any change to attnbook gives a
+    new, empty cache, so every chapter runs again against the new code.
+    """
+    h = hashlib.sha256()
+    for path in sorted(package_dir.rglob("*")):
+        if path.is_file() and path.suffix in {".py", ".js", ".css", ".html", ".json"}:
+            h.update(path.relative_to(package_dir).as_posix().encode())
+            h.update(b"\0")
+            h.update(path.read_bytes())
+            h.update(b"\0")
+    return h.hexdigest()[:16]
+
+
+def other_language_links(pagename: str, current: str) -> list[dict]:
+    """Relative links to ``pagename`` in every edition, for the switcher.
+
+    Both editions live side by side (``html/en/…``, ``html/ja/…``), so the
+    same page in another language is up one level per directory plus one.
+    """
+    up = "../" * (pagename.count("/") + 1)
+    return [
+        {
+            "code": code,
+            "label": label,
+            "url": f"{up}{code}/{pagename}.html",
+            "current": code == current,
+        }
+        for code, label in LANGUAGES
+    ]
+
+
+def _page_context(app, pagename, templatename, context, doctree):
+    context["attnbook_language_links"] = other_language_links(pagename, app.config.language or "en")
+
+
+ROOT_PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>attnbook — attention at high resolution / アテンションを高解像度で</title>
+<script>
+  // Send readers to their language; the links below work without JavaScript.
+  (function () {
+    var langs = (navigator.languages || [navigator.language || "en"]);
+    for (var i = 0; i < langs.length; i++) {
+      var l = (langs[i] || "").toLowerCase();
+      if (l.indexOf("ja") === 0) { location.replace("ja/index.html"); return; }
+      if (l.indexOf("en") === 0) { location.replace("en/index.html"); return; }
+    }
+    location.replace("en/index.html");
+  })();
+</script>
+<style>
+  body { font-family: system-ui, sans-serif; max-width: 40rem; margin: 4rem auto; padding: 0 1rem; line-height: 1.6; }
+  a { font-size: 1.2rem; }
+</style>
+</head>
+<body>
+<h1>attnbook</h1>
+<p>Choose your language / 言語を選んでください:</p>
+<ul>
+  <li><a href="en/index.html" hreflang="en" lang="en">English edition</a></li>
+  <li><a href="ja/index.html" hreflang="ja" lang="ja">日本語版</a></li>
+</ul>
+</body>
+</html>
+"""
+
+
+def write_root_page(html_root: Path) -> Path:
+    """Write ``index.html`` above the editions, routing by browser language."""
+    html_root.mkdir(parents=True, exist_ok=True)
+    page = html_root / "index.html"
+    page.write_text(ROOT_PAGE, encoding="utf-8")
+    return page
+
+
+# MathJax, served by the site itself: the default CDN is unreachable offline.
+# The files come from the PyPI package sphinx-mathjax-offline; we copy only
+# what tex-chtml needs (the script, its fonts, the lazily loaded menu and a11y
+# components) instead of the package's whole 24 MB tree.
+MATHJAX_PARTS = ["tex-chtml.js", "output/chtml/fonts/woff-v2", "ui", "a11y", "input/tex/extensions"]
+
+
+def _mathjax_source() -> Path:
+    spec = importlib.util.find_spec("sphinx-mathjax-offline")
+    if spec is None or spec.origin is None:
+        raise RuntimeError(
+            "MathJax for offline pages comes from the package sphinx-mathjax-offline: "
+            "pip install sphinx-mathjax-offline (nox installs it with the docs extra)"
+        )
+    return Path(spec.origin).parent / "static" / "mathjax"
+
+
+def _copy_mathjax(app, exc):
+    if exc is not None or app.builder.format != "html":
+        return
+    source = _mathjax_source()
+    target = Path(app.outdir) / "_static" / "mathjax"
+    for part in MATHJAX_PARTS:
+        src, dst = source / part, target / part
+        if src.is_dir():
+            shutil.copytree(src, dst, dirs_exist_ok=True)
+        else:
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(src, dst)
+
+
+def setup(app):
+    app.connect("html-page-context", _page_context)
+    _mathjax_source()  # fail early with advice if it is missing
+    app.connect("build-finished", _copy_mathjax)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}

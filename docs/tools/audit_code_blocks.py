@@ -1,0 +1,110 @@
+"""Audit the built doctrees: every Python block in the book must be tested.
+
+A Python code block passes if it is
+  * the source of a myst-nb code cell (executed at build time), or
+  * a ``doctest`` / ``testcode`` / ``testoutput`` block of sphinx.ext.doctest, or
+  * a reST/MyST doctest block (``>>>``), which the doctest builder also runs.
+A code cell tagged to skip execution (``skip-execution``) passes only if its
+page and cell index are listed in ``audit-allowlist.txt`` with a reason.
+
+    python docs/tools/audit_code_blocks.py docs/_build/doctrees/en
+"""
+
+from __future__ import annotations
+
+import pickle
+import sys
+from pathlib import Path
+
+from docutils import nodes
+
+PYTHON_LANGUAGES = {"python", "python3", "py", "ipython", "ipython3", "pycon", "py3"}
+SKIP_TAGS = {"skip-execution"}
+ALLOWLIST = Path(__file__).with_name("audit-allowlist.txt")
+
+
+def _cell_container(node: nodes.Node) -> nodes.Element | None:
+    parent = node.parent
+    while parent is not None and not isinstance(parent, nodes.document):
+        if isinstance(parent, nodes.Element) and parent.get("nb_element") == "cell_code":
+            return parent
+        parent = parent.parent
+    return None
+
+
+def _is_code_cell_source(node: nodes.Node) -> bool:
+    parent = node.parent
+    return isinstance(parent, nodes.Element) and parent.get("nb_element") == "cell_code_source"
+
+
+def audit_doctree(doctree: nodes.document, page: str, allowed: set[str]) -> list[str]:
+    """Problems found in one page's doctree (empty list = every block tested)."""
+    problems = []
+    for block in doctree.findall(nodes.literal_block):
+        if block.get("testnodetype") in {"doctest", "testcode", "testoutput", "testsetup"}:
+            continue
+        cell = _cell_container(block)
+        if cell is not None and _is_code_cell_source(block):
+            tags = set(cell.get("cell_metadata", {}).get("tags", []))
+            key = f"{page}#{cell.get('cell_index')}"
+            if tags & SKIP_TAGS and key not in allowed:
+                problems.append(
+                    f"{page}: code cell {cell.get('cell_index')} is tagged {sorted(tags & SKIP_TAGS)} "
+                    f"but not allowed in {ALLOWLIST.name} (add '{key}  # reason')"
+                )
+            continue
+        if cell is not None:
+            continue  # an output of an executed cell
+        language = (block.get("language") or "").lower()
+        if language in PYTHON_LANGUAGES:
+            first = block.astext().strip().splitlines()[:1]
+            problems.append(
+                f"{page}:{block.line or '?'}: untested Python block ({language}) starting "
+                f"{first[0]!r}: make it a code-cell, or a doctest/testcode block"
+                if first
+                else f"{page}: empty untested Python block"
+            )
+    return problems
+
+
+def read_allowlist(path: Path = ALLOWLIST) -> set[str]:
+    if not path.exists():
+        return set()
+    keys = set()
+    for line in path.read_text(encoding="utf-8").splitlines():
+        key = line.split("#", 1)[0].strip()
+        if key:
+            keys.add(key)
+    return keys
+
+
+def audit(doctree_dir: Path) -> tuple[int, list[str]]:
+    """Audit every ``*.doctree`` under ``doctree_dir``; return (pages, problems)."""
+    allowed = read_allowlist()
+    problems: list[str] = []
+    pages = 0
+    for path in sorted(doctree_dir.rglob("*.doctree")):
+        page = path.relative_to(doctree_dir).with_suffix("").as_posix()
+        with path.open("rb") as f:
+            doctree = pickle.load(f)
+        pages += 1
+        problems += audit_doctree(doctree, page, allowed)
+    return pages, problems
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1:
+        print(__doc__)
+        return 2
+    pages, problems = audit(Path(argv[0]))
+    if pages == 0:
+        print(f"audit: no doctrees under {argv[0]}; build the book first")
+        return 2
+    for p in problems:
+        print(p)
+    print(f"audit: {pages} pages, {len(problems)} untested Python block(s)")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,185 @@
+"""Every task of the project: `nox` runs what CI runs; `nox -s NAME` runs one.
+
+All sessions that need attnbook share one virtual environment
+(``.nox/attnbook-env``): PyTorch alone is hundreds of megabytes, so
+installing it once per session would dominate the run time. The environment is
+rebuilt only when ``pyproject.toml`` or ``constraints.txt`` change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).resolve().parent
+DOCS = ROOT / "docs"
+BUILD = DOCS / "_build"
+ENV = ROOT / ".nox" / "attnbook-env"
+LANGUAGES = ["en", "ja"]
+
+nox.options.sessions = ["lint", "tests", "docs", "doctest", "i18n-check"]
+nox.options.default_venv_backend = "none"
+nox.options.error_on_missing_interpreters = True
+
+# Offline by default, deterministic hashing, no GUI backend.
+ENVIRONMENT = {
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "HF_HUB_DISABLE_TELEMETRY": "1",
+    "MPLBACKEND": "Agg",
+    "PYTHONHASHSEED": "0",
+    "TOKENIZERS_PARALLELISM": "false",
+    "ATTNBOOK_CACHE": str(ROOT / ".cache" / "attnbook"),
+    "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+}
+
+
+def _bin(name: str) -> str:
+    return str(ENV / "bin" / name)
+
+
+def env(session: nox.Session) -> None:
+    """Create or refresh the shared environment; put it first on PATH."""
+    stamp_file = ENV / ".attnbook-stamp"
+    digest = hashlib.sha256()
+    for name in ("pyproject.toml", "constraints.txt"):
+        digest.update((ROOT / name).read_bytes())
+    digest.update(sys.version.encode())
+    stamp = digest.hexdigest()
+    if not (ENV / "bin" / "python").exists():
+        session.run(sys.executable, "-m", "venv", str(ENV))
+    if not stamp_file.exists() or stamp_file.read_text() != stamp:
+        session.run(_bin("python"), "-m", "pip", "install", "-q", "--upgrade", "pip")
+        session.run(
+            _bin("python"),
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "-c",
+            str(ROOT / "constraints.txt"),
+            "-e",
+            f"{ROOT}[test,docs,ja]",
+        )
+        stamp_file.write_text(stamp)
+    session.env.update(ENVIRONMENT)
+    session.env["VIRTUAL_ENV"] = str(ENV)
+    session.env["PATH"] = f"{ENV / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"
+
+
+def run(session: nox.Session, *args: str) -> None:
+    session.run(*args, external=True)
+
+
+def ensure_chromium(session: nox.Session) -> None:
+    """Browser tests need Debian's chromium; install it when we are allowed to."""
+    if shutil.which("chromium") or Path("/usr/bin/chromium").exists():
+        return
+    if hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
+        session.log("installing Debian's chromium for the browser tests")
+        run(session, "apt-get", "update", "-qq")
+        run(session, "apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium")
+    elif os.environ.get("CI"):
+        session.error("chromium is missing and cannot be installed (need root and apt-get)")
+    else:
+        session.warn("chromium not found: browser tests will be skipped (apt-get install chromium)")
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff: lint and format check."""
+    env(session)
+    run(session, _bin("ruff"), "check", ".")
+    run(session, _bin("ruff"), "format", "--check", ".")
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """pytest: unit tests, docstring examples, browser tests."""
+    env(session)
+    ensure_chromium(session)
+    run(session, _bin("python"), "-m", "pytest", *(session.posargs or ["-q"]))
+
+
+def sphinx(session: nox.Session, builder: str, language: str, out: Path, *extra: str) -> None:
+    run(
+        session,
+        _bin("python"),
+        "-m",
+        "sphinx",
+        "-b",
+        builder,
+        "-W",
+        "--keep-going",
+        "-q",
+        "-D",
+        f"language={language}",
+        "-d",
+        str(BUILD / "doctrees" / language),
+        *extra,
+        str(DOCS),
+        str(out),
+    )
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Build the book in English and Japanese: docs/_build/html/index.html."""
+    env(session)
+    for language in LANGUAGES:
+        sphinx(session, "html", language, BUILD / "html" / language, *session.posargs)
+    sys.path.insert(0, str(DOCS / "tools"))
+    from attnbook_sphinx import write_root_page
+
+    page = write_root_page(BUILD / "html")
+    session.log(f"open {page}")
+
+
+@nox.session
+def doctest(session: nox.Session) -> None:
+    """Run the book's doctest blocks, then audit that every Python block is tested."""
+    env(session)
+    sphinx(session, "doctest", "en", BUILD / "doctest")
+    run(
+        session,
+        _bin("python"),
+        str(DOCS / "tools" / "audit_code_blocks.py"),
+        str(BUILD / "doctrees" / "en"),
+    )
+
+
+@nox.session
+def i18n(session: nox.Session) -> None:
+    """For translators: regenerate the .pot templates and update locales/ja/*.po."""
+    env(session)
+    run(session, _bin("python"), str(DOCS / "tools" / "i18n.py"), "update")
+
+
+@nox.session(name="i18n-check")
+def i18n_check(session: nox.Session) -> None:
+    """Fail on any missing, untranslated or fuzzy Japanese message."""
+    env(session)
+    run(session, _bin("python"), str(DOCS / "tools" / "i18n.py"), "check")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Speed and size goals: every script in benchmarks/ (each exits non-zero on a miss)."""
+    env(session)
+    scripts = sorted((ROOT / "benchmarks").glob("bench_*.py"))
+    if session.posargs:
+        scripts = [s for s in scripts if any(a in s.name for a in session.posargs)]
+    for script in scripts:
+        run(session, _bin("python"), str(script))
+
+
+@nox.session
+def serve(session: nox.Session) -> None:
+    """Serve the built site on http://localhost:8000 (build it first with `nox -s docs`)."""
+    env(session)
+    run(session, _bin("python"), "-m", "http.server", "8000", "-d", str(BUILD / "html"))
