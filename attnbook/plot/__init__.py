@@ -10,6 +10,9 @@ perceptually uniform colour map, renders Japanese tokens and, saved with
 """
 
 from attnbook.plot._axes import PlotInputError
+from attnbook.plot.maps import head_grid, heatmap, layer_profile, line_view
+from attnbook.plot.ipython import register_figure_formatter
+from attnbook.plot.matrix import weights_heatmap
 from attnbook.plot.mechanism import dot_product_variance, softmax_gradient, softmax_saturation
 from attnbook.plot.style import CMAP, FigureFormatError, figure_bytes, save, style_context
 
@@ -19,8 +22,15 @@ __all__ = [
     "PlotInputError",
     "dot_product_variance",
     "figure_bytes",
+    "head_grid",
+    "heatmap",
+    "layer_profile",
+    "line_view",
     "save",
     "softmax_gradient",
     "softmax_saturation",
     "style_context",
+    "weights_heatmap",
 ]
+
+register_figure_formatter()
