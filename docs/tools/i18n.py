@@ -65,11 +65,20 @@ def build_templates(out: Path) -> dict[str, object]:
     return catalogs
 
 
-def update() -> None:
+def _select(catalogs: dict, only: list[str] | None) -> dict:
+    if not only:
+        return catalogs
+    unknown = [o for o in only if o not in catalogs]
+    if unknown:
+        raise SystemExit(f"no catalogue named {unknown}; known: {sorted(catalogs)}")
+    return {k: v for k, v in catalogs.items() if k in only}
+
+
+def update(only: list[str] | None = None) -> None:
     """Regenerate the templates and merge them into every language's .po files."""
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        catalogs = build_templates(tmp / "gettext")
+        catalogs = _select(build_templates(tmp / "gettext"), only)
         clean = tmp / "pot"
         for domain, cat in catalogs.items():
             target = clean / f"{domain}.pot"
@@ -96,11 +105,11 @@ def update() -> None:
             )
 
 
-def check() -> int:
+def check(only: list[str] | None = None) -> int:
     """Print every problem and return the number of problems found."""
     problems: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:
-        catalogs = build_templates(Path(tmp) / "gettext")
+        catalogs = _select(build_templates(Path(tmp) / "gettext"), only)
     for lang in LANGS:
         for domain, template in catalogs.items():
             po_path = LOCALES / lang / "LC_MESSAGES" / f"{domain}.po"
@@ -131,11 +140,17 @@ def check() -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=["update", "check"])
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        metavar="PAGE",
+        help="limit to these pages, e.g. chapters/02-scaled-dot-product",
+    )
     args = parser.parse_args(argv)
     if args.command == "update":
-        update()
+        update(args.only)
         return 0
-    return 1 if check() else 0
+    return 1 if check(args.only) else 0
 
 
 if __name__ == "__main__":
