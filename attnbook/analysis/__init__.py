@@ -1,0 +1,39 @@
+"""Measuring heads the way the research literature does.
+
+* :mod:`attnbook.analysis.heads` -- Clark et al. (2019) head statistics: attention to
+  [CLS] / [SEP] / punctuation, entropy, mean distance, previous/next-token share.
+* :mod:`attnbook.analysis.rollout` -- attention rollout (Abnar & Zuidema 2020).
+* :mod:`attnbook.analysis.norms` -- norm-based attention ‖αf(x)‖ (Kobayashi et al. 2020).
+
+Layer and head ids are 0-indexed throughout (layer 0 is the first layer).
+"""
+
+from attnbook.analysis.heads import (
+    HEAD_STATISTICS_COLUMNS,
+    head_statistics,
+    is_punctuation,
+    layer_summary,
+    smoothed_entropy,
+)
+from attnbook.analysis.norms import (
+    AttentionNorms,
+    attention_norms,
+    attention_norms_from_inputs,
+    bert_attention_modules,
+    transformed_vectors,
+)
+from attnbook.analysis.rollout import attention_rollout
+
+__all__ = [
+    "HEAD_STATISTICS_COLUMNS",
+    "AttentionNorms",
+    "attention_norms",
+    "attention_norms_from_inputs",
+    "attention_rollout",
+    "bert_attention_modules",
+    "head_statistics",
+    "is_punctuation",
+    "layer_summary",
+    "smoothed_entropy",
+    "transformed_vectors",
+]

@@ -1,0 +1,291 @@
+"""Head statistics after Clark et al. (2019), "What does BERT look at?".
+
+For every attention head, :func:`head_statistics` measures where its queries
+send their attention: to ``[CLS]``, to ``[SEP]``, to punctuation or to the
+other tokens; how spread out the attention is (entropy, beside the entropy of
+uniform attention over the same tokens); how far it reaches (mean distance);
+and how much of it goes to the previous and to the next token.
+
+All numbers are **token averages**: every query token of every text counts
+once, so a long text weighs more than a short one (this is how Clark et al.
+average over their corpus).
+
+**Layer and head ids are 0-indexed** (layer 0 is the first layer), as in
+Clark et al.'s code and in the rest of attnbook; their paper prints them
+1-indexed, so their "head 8-10" is our layer 7, head 9.
+"""
+
+from __future__ import annotations
+
+import math
+import unicodedata
+from collections.abc import Collection, Iterable
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+import torch
+from torch import Tensor
+
+from attnbook.errors import AnalysisInputError
+
+if TYPE_CHECKING:
+    from attnbook.maps import AttentionMaps
+
+__all__ = [
+    "CLS_TOKENS",
+    "SEP_TOKENS",
+    "HEAD_STATISTICS_COLUMNS",
+    "ENTROPY_SMOOTHING",
+    "head_statistics",
+    "layer_summary",
+    "is_punctuation",
+    "smoothed_entropy",
+]
+
+#: Token strings counted as the "classification" token (BERT, RoBERTa, XLNet spellings).
+CLS_TOKENS = frozenset({"[CLS]", "<s>", "<cls>"})
+#: Token strings counted as the separator token.
+SEP_TOKENS = frozenset({"[SEP]", "</s>", "<sep>"})
+
+#: Clark et al. mix every attention row with a tiny uniform share before
+#: taking the log, so that zero weights do not give ``0 * log 0``.
+ENTROPY_SMOOTHING = 1e-4
+
+#: What each column of :func:`head_statistics` holds.
+HEAD_STATISTICS_COLUMNS: dict[str, str] = {
+    "layer": "layer id, 0-indexed (0 = the first layer)",
+    "head": "head id within the layer, 0-indexed",
+    "to_cls": "mean attention weight a query gives to the [CLS] (or <s>) token",
+    "to_sep": "mean total attention a query gives to [SEP] (or </s>) tokens",
+    "to_punct": "mean total attention a query gives to punctuation tokens",
+    "to_other": "mean total attention a query gives to all remaining tokens",
+    "entropy": "mean entropy of a query's attention row in nats, after Clark et al.'s "
+    "smoothing 0.9999*a + 1e-4/n",
+    "uniform_entropy": "mean of log(n) over the same queries: the entropy of uniform "
+    "attention over the n tokens of the query's text",
+    "mean_distance": "mean of sum_j a_ij * |i - j|: how many tokens away the attention "
+    "lands on average",
+    "prev": "mean attention to the token just before the query (offset -1), over the "
+    "queries that have one",
+    "next": "mean attention to the token just after the query (offset +1), over the "
+    "queries that have one",
+    "n_queries": "number of query tokens averaged over (all texts together)",
+}
+
+_SHARES = ("to_cls", "to_sep", "to_punct", "to_other")
+_STATS = (*_SHARES, "entropy", "uniform_entropy", "mean_distance", "prev", "next")
+
+
+def is_punctuation(token: str) -> bool:
+    """Whether ``token`` consists only of Unicode punctuation characters.
+
+    Covers ``.`` and ``,`` (the two Clark et al. count) as well as ``?!;:"'``
+    and Japanese ``。、「」``.
+
+    >>> [is_punctuation(t) for t in [".", ",", "。", "...", "cat", "[CLS]"]]
+    [True, True, True, True, False, False]
+    """
+    return bool(token) and all(unicodedata.category(ch).startswith("P") for ch in token)
+
+
+def smoothed_entropy(attention: Tensor) -> Tensor:
+    """Entropy in nats of each attention row after Clark et al.'s smoothing.
+
+    Each row ``a`` over ``n`` keys is replaced by ``0.9999 * a + 1e-4 / n``
+    before ``-sum(a * log a)``, so the entropy of uniform attention is exactly
+    ``log n`` and a one-hot row gives a small positive number instead of 0.
+
+    Args:
+        attention: ``[..., T, n]``, rows summing to 1.
+
+    Returns:
+        ``[..., T]`` entropies (float64).
+
+    >>> import math, torch
+    >>> smoothed_entropy(torch.full((1, 4), 0.25)).item() == math.log(4)
+    True
+    >>> round(smoothed_entropy(torch.tensor([[1.0, 0.0]])).item(), 5)
+    0.00055
+    """
+    a = torch.as_tensor(attention, dtype=torch.float64)
+    n = a.shape[-1]
+    s = (1 - ENTROPY_SMOOTHING) * a + ENTROPY_SMOOTHING / n
+    return -(s * s.log()).sum(-1)
+
+
+def _as_list(maps: Any) -> list[Any]:
+    if hasattr(maps, "attentions"):
+        return [maps]
+    if isinstance(maps, (str, bytes)) or not isinstance(maps, Iterable):
+        raise AnalysisInputError(
+            f"expected an AttentionMaps (from attnbook.attend) or a list of them, got "
+            f"{type(maps).__name__}"
+        )
+    items = list(maps)
+    if not items:
+        raise AnalysisInputError("got an empty list of AttentionMaps; pass at least one")
+    for k, item in enumerate(items):
+        if not hasattr(item, "attentions"):
+            raise AnalysisInputError(
+                f"item {k} is a {type(item).__name__}, not an AttentionMaps; "
+                "build each one with attnbook.attend(text)"
+            )
+    return items
+
+
+def _checked_attentions(maps: Any, where: str) -> Tensor:
+    a = torch.as_tensor(maps.attentions).detach().to("cpu", torch.float64)
+    if a.ndim != 4 or a.shape[-1] != a.shape[-2]:
+        raise AnalysisInputError(
+            f"{where}: attentions must have shape [layers, heads, T, T], got {tuple(a.shape)}"
+        )
+    t = a.shape[-1]
+    if len(maps.tokens) != t:
+        raise AnalysisInputError(
+            f"{where}: {len(maps.tokens)} tokens but attention maps over {t} tokens"
+        )
+    if t == 0:
+        raise AnalysisInputError(f"{where}: the text has no tokens")
+    if not torch.isfinite(a).all() or (a < 0).any():
+        raise AnalysisInputError(f"{where}: attention weights must be finite and >= 0")
+    worst = (a.sum(-1) - 1).abs().max().item()
+    if worst > 1e-3:
+        raise AnalysisInputError(
+            f"{where}: attention rows must sum to 1 (off by up to {worst:.3g}); these "
+            "statistics treat each row as a distribution, so normalise the rows first"
+        )
+    return a
+
+
+def _token_masks(maps: Any, punctuation: Collection[str] | None) -> tuple[Tensor, ...]:
+    tokens = list(maps.tokens)
+    special = getattr(maps, "special", None)
+    if special is None:
+        special = torch.tensor([t in CLS_TOKENS or t in SEP_TOKENS for t in tokens])
+    special = torch.as_tensor(special, dtype=torch.bool).cpu()
+    cls = torch.tensor([t in CLS_TOKENS for t in tokens]) & special
+    sep = torch.tensor([t in SEP_TOKENS for t in tokens]) & special
+    if punctuation is None:
+        punct = torch.tensor([is_punctuation(t) for t in tokens])
+    else:
+        punct = torch.tensor([t in punctuation for t in tokens])
+    punct = punct & ~special
+    other = ~(cls | sep | punct)
+    return tuple(m.to(torch.float64) for m in (cls, sep, punct, other))
+
+
+def head_statistics(
+    maps: AttentionMaps | Iterable[AttentionMaps],
+    *,
+    punctuation: Collection[str] | None = None,
+) -> pd.DataFrame:
+    """Clark et al.'s per-head statistics, token-averaged over one text or many.
+
+    Args:
+        maps: one :class:`~attnbook.maps.AttentionMaps` or several (all from
+            the same model). Token-level and word-level maps both work; at word
+            level, offsets and distances count words.
+        punctuation: the token strings counted as punctuation. ``None`` (the
+            default) counts every token made only of Unicode punctuation
+            (:func:`is_punctuation`); Clark et al. counted ``{".", ","}``.
+            Special tokens are never punctuation.
+
+    Returns:
+        A tidy DataFrame with one row per head (``layers x heads`` rows,
+        sorted by layer then head) and the columns described in
+        :data:`HEAD_STATISTICS_COLUMNS`. **Layer and head ids are 0-indexed.**
+        ``to_cls + to_sep + to_punct + to_other`` is 1 for every head.
+
+    Raises:
+        AnalysisInputError: not AttentionMaps, maps of different shapes, or
+            attention rows that are not distributions.
+
+    >>> import torch
+    >>> from types import SimpleNamespace
+    >>> prev_head = torch.tensor([[1.0, 0, 0], [1, 0, 0], [0, 1, 0]])
+    >>> maps = SimpleNamespace(tokens=["[CLS]", "hi", "[SEP]"],
+    ...                        special=torch.tensor([True, False, True]),
+    ...                        attentions=prev_head[None, None])  # [L=1, H=1, T, T]
+    >>> stats = head_statistics(maps)
+    >>> stats[["layer", "head", "to_cls", "to_sep", "prev", "mean_distance"]]
+       layer  head    to_cls  to_sep  prev  mean_distance
+    0      0     0  0.666667     0.0   1.0       0.666667
+    """
+    items = _as_list(maps)
+    shape = None
+    sums = None
+    prev_sum = next_sum = None
+    n_queries = n_prev = n_next = 0
+    for k, item in enumerate(items):
+        where = "AttentionMaps" if len(items) == 1 else f"AttentionMaps {k}"
+        a = _checked_attentions(item, where)  # [L, H, T, T]
+        if shape is None:
+            shape = a.shape[:2]
+            sums = {name: torch.zeros(shape, dtype=torch.float64) for name in _STATS}
+            prev_sum = torch.zeros(shape, dtype=torch.float64)
+            next_sum = torch.zeros(shape, dtype=torch.float64)
+        elif a.shape[:2] != shape:
+            raise AnalysisInputError(
+                f"{where} has {tuple(a.shape[:2])} (layers, heads) but the first has "
+                f"{tuple(shape)}; compare texts from one model at a time"
+            )
+        t = a.shape[-1]
+        for name, mask in zip(_SHARES, _token_masks(item, punctuation), strict=True):
+            sums[name] += (a @ mask).sum(-1)
+        sums["entropy"] += smoothed_entropy(a).sum(-1)
+        sums["uniform_entropy"] += t * math.log(t)
+        pos = torch.arange(t, dtype=torch.float64)
+        distance = (pos[:, None] - pos[None, :]).abs()  # [T, T]
+        sums["mean_distance"] += (a * distance).sum((-2, -1))
+        # a[..., i, i-1] for i = 1..T-1 and a[..., i, i+1] for i = 0..T-2
+        prev_sum += torch.diagonal(a, offset=-1, dim1=-2, dim2=-1).sum(-1)
+        next_sum += torch.diagonal(a, offset=1, dim1=-2, dim2=-1).sum(-1)
+        n_queries += t
+        n_prev += t - 1
+        n_next += t - 1
+
+    layers, heads = shape
+    frame = {
+        "layer": torch.arange(layers).repeat_interleave(heads).numpy(),
+        "head": torch.arange(heads).repeat(layers).numpy(),
+    }
+    for name in _STATS:
+        if name in ("prev", "next"):
+            continue
+        frame[name] = (sums[name] / n_queries).flatten().numpy()
+    nan = float("nan")
+    frame["prev"] = (prev_sum / n_prev if n_prev else prev_sum + nan).flatten().numpy()
+    frame["next"] = (next_sum / n_next if n_next else next_sum + nan).flatten().numpy()
+    frame["n_queries"] = n_queries
+    return pd.DataFrame(frame, columns=list(HEAD_STATISTICS_COLUMNS))
+
+
+def layer_summary(stats: pd.DataFrame, agg: str = "mean") -> pd.DataFrame:
+    """Summarise :func:`head_statistics` per layer, over the heads of each layer.
+
+    Args:
+        stats: the DataFrame returned by :func:`head_statistics`.
+        agg: how to combine a layer's heads: ``"mean"``, ``"median"``,
+            ``"min"``, ``"max"`` or ``"std"``.
+
+    Returns:
+        One row per layer (column ``layer``, 0-indexed) with the statistic
+        columns of ``stats`` aggregated over heads.
+
+    >>> import pandas as pd
+    >>> stats = pd.DataFrame({"layer": [0, 0, 1], "head": [0, 1, 0],
+    ...                       "to_cls": [0.2, 0.4, 0.9]})
+    >>> layer_summary(stats)
+       layer  to_cls
+    0      0     0.3
+    1      1     0.9
+    """
+    allowed = ("mean", "median", "min", "max", "std")
+    if agg not in allowed:
+        raise AnalysisInputError(f"agg must be one of {allowed}, got {agg!r}")
+    if not isinstance(stats, pd.DataFrame) or not {"layer", "head"} <= set(stats.columns):
+        raise AnalysisInputError(
+            "layer_summary expects the DataFrame from head_statistics (with layer and head columns)"
+        )
+    values = [c for c in stats.columns if c not in ("layer", "head", "n_queries")]
+    return stats.groupby("layer", as_index=False)[values].agg(agg)

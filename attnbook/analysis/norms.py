@@ -1,0 +1,357 @@
+"""Norm-based attention analysis (Kobayashi et al. 2020, "Attention is not only a weight").
+
+A head does not just weigh tokens, it moves *vectors*: the attention
+sub-layer's output for query ``i`` is
+
+    y_i = sum_h sum_j  α^h_ij f_h(x_j)  +  b_O,   f_h(x) = (x W_V,h + b_V,h) W_O,h
+
+where ``x_j`` is the layer's input at token ``j``, ``W_V,h`` / ``b_V,h`` are
+head ``h``'s slice of the value projection and ``W_O,h`` its slice (rows) of
+the output projection. A large weight ``α^h_ij`` on a token whose transformed
+vector ``f_h(x_j)`` is tiny moves almost nothing, so Kobayashi et al. measure
+the contribution of ``j`` to ``i`` by the norm ``‖α^h_ij f_h(x_j)‖`` (per head)
+and ``‖sum_h α^h_ij f_h(x_j)‖`` (per layer) instead of by ``α`` alone.
+
+Works with BERT-style encoders, whose layers are
+``encoder.layer[i].attention.self.{query,key,value}`` and
+``encoder.layer[i].attention.output.dense`` (BERT, RoBERTa, ELECTRA, MiniLM,
+...). Layer and head ids are 0-indexed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import Tensor, nn
+
+from attnbook.errors import AnalysisInputError, NoAttentionError, UnsupportedModelError
+
+if TYPE_CHECKING:
+    from attnbook.maps import AttentionMaps
+
+__all__ = [
+    "AttentionNorms",
+    "attention_norms",
+    "attention_norms_from_inputs",
+    "bert_attention_modules",
+    "transformed_vectors",
+]
+
+
+@dataclass(frozen=True, eq=False)
+class AttentionNorms:
+    """Raw attention weights and Kobayashi et al.'s norms for one text.
+
+    Shapes use ``L`` layers, ``H`` heads, ``T`` tokens; rows are queries
+    (``i``, who looks) and columns keys (``j``, who is looked at). Layer and
+    head ids are 0-indexed.
+
+    Attributes:
+        attentions: ``[L, H, T, T]`` the weights α from the same forward pass.
+        head_norms: ``[L, H, T, T]`` ``‖α^h_ij f_h(x_j)‖``.
+        layer_norms: ``[L, T, T]`` ``‖sum_h α^h_ij f_h(x_j)‖``.
+        value_norms: ``[L, H, T]`` ``‖f_h(x_j)‖``, the size of what token ``j``
+            offers head ``h`` whatever the weight.
+        tokens: the ``T`` token strings.
+        special: ``[T]`` bool, ``True`` for [CLS]/[SEP]-like tokens.
+        model_id: the model's name or path.
+        maps: the :class:`~attnbook.maps.AttentionMaps` of the text (same
+            tokens, same weights), when the norms were computed from text.
+    """
+
+    attentions: Tensor
+    head_norms: Tensor
+    layer_norms: Tensor
+    value_norms: Tensor
+    tokens: list[str]
+    special: Tensor
+    model_id: str
+    maps: AttentionMaps | None = None
+
+    @property
+    def num_layers(self) -> int:
+        return self.attentions.shape[0]
+
+    @property
+    def num_heads(self) -> int:
+        return self.attentions.shape[1]
+
+    @property
+    def num_tokens(self) -> int:
+        return self.attentions.shape[-1]
+
+    def normalized(self, level: str = "layer") -> Tensor:
+        """The norms with each query's row rescaled to sum to 1.
+
+        Puts norms on the same scale as attention weights, for side-by-side
+        heatmaps and for :func:`~attnbook.analysis.head_statistics`.
+
+        Args:
+            level: ``"layer"`` for ``[L, T, T]`` from :attr:`layer_norms`,
+                ``"head"`` for ``[L, H, T, T]`` from :attr:`head_norms`.
+        """
+        if level not in ("layer", "head"):
+            raise AnalysisInputError(f"level must be 'layer' or 'head', got {level!r}")
+        norms = self.layer_norms if level == "layer" else self.head_norms
+        return norms / norms.sum(-1, keepdim=True).clamp_min(torch.finfo(norms.dtype).tiny)
+
+    def as_maps(self, level: str = "head") -> AttentionMaps:
+        """An :class:`~attnbook.maps.AttentionMaps` whose weights are the row-normalised norms.
+
+        With ``level="head"`` its ``attentions`` are ``[L, H, T, T]``; with
+        ``level="layer"`` they are ``[L, 1, T, T]`` (one "head" per layer).
+        Everything else (tokens, words, ...) is the text's own, so
+        :func:`~attnbook.analysis.head_statistics`, ``to_words()`` and the
+        plots work on norms as they do on weights.
+        """
+        if self.maps is None:
+            raise AnalysisInputError(
+                "these norms were computed from raw model inputs, without AttentionMaps; "
+                "use attention_norms(text, model) to get norms that convert to maps"
+            )
+        values = self.normalized(level)
+        if level == "layer":
+            values = values[:, None]
+        return dataclasses.replace(self.maps, attentions=values.to(self.maps.attentions.dtype))
+
+
+def bert_attention_modules(model: nn.Module) -> list[dict[str, nn.Linear]]:
+    """The value and output projections of each layer of a BERT-style encoder.
+
+    Returns:
+        One dict per layer (0-indexed) with the ``nn.Linear`` modules
+        ``"query"``, ``"key"``, ``"value"`` and ``"dense"`` (the attention
+        output projection, before dropout, residual and LayerNorm).
+
+    Raises:
+        UnsupportedModelError: the model does not have BERT-style module names.
+    """
+    base = getattr(model, "base_model", model)
+    layers = getattr(getattr(base, "encoder", None), "layer", None)
+    if not isinstance(layers, (nn.ModuleList, list, tuple)) or len(layers) == 0:
+        raise UnsupportedModelError(
+            f"norm-based analysis needs a BERT-style encoder (modules "
+            f"encoder.layer[i].attention.self.value and .attention.output.dense); "
+            f"{type(model).__name__} has no encoder.layer list. Use a BERT, RoBERTa, "
+            "ELECTRA or MiniLM checkpoint."
+        )
+    found = []
+    for i, layer in enumerate(layers):
+        attention = getattr(layer, "attention", None)
+        names = {
+            "query": ("self", "query"),
+            "key": ("self", "key"),
+            "value": ("self", "value"),
+            "dense": ("output", "dense"),
+        }
+        modules = {}
+        for key, (part, name) in names.items():
+            module = getattr(getattr(attention, part, None), name, None)
+            if not isinstance(module, nn.Linear):
+                raise UnsupportedModelError(
+                    f"layer {i} of {type(model).__name__} has no nn.Linear at "
+                    f"attention.{part}.{name}; norm-based analysis supports BERT-style "
+                    "encoders (BERT, RoBERTa, ELECTRA, MiniLM) only"
+                )
+            modules[key] = module
+        found.append(modules)
+    return found
+
+
+def _num_heads(model: nn.Module, modules: dict[str, nn.Linear]) -> int:
+    config = getattr(model, "config", None)
+    heads = getattr(config, "num_attention_heads", None)
+    if not isinstance(heads, int) or modules["value"].out_features % heads:
+        raise UnsupportedModelError(
+            f"cannot tell the number of heads of {type(model).__name__}: its config has "
+            f"num_attention_heads={heads!r}"
+        )
+    return heads
+
+
+def transformed_vectors(modules: dict[str, nn.Linear], x: Tensor, num_heads: int) -> Tensor:
+    """``f_h(x_j) = (x_j W_V,h + b_V,h) W_O,h`` for every head and token, in float64.
+
+    Args:
+        modules: one layer's entry of :func:`bert_attention_modules`.
+        x: ``[T, E]`` the layer's input (its hidden states before attention).
+        num_heads: ``H``.
+
+    Returns:
+        ``[H, T, E]``: what token ``j`` sends through head ``h`` when it gets
+        all of the head's attention. ``sum_h α_h @ f[h]`` plus the output
+        bias is the attention sub-layer's output.
+    """
+    value, dense = modules["value"], modules["dense"]
+    x = x.detach().to(torch.float64)
+    t = x.shape[0]
+    w_v = value.weight.detach().to(torch.float64)  # [H*d, E]  (nn.Linear computes x W^T + b)
+    b_v = (
+        value.bias.detach().to(torch.float64)
+        if value.bias is not None
+        else torch.zeros(w_v.shape[0], dtype=torch.float64, device=w_v.device)
+    )
+    v = (x @ w_v.T + b_v).view(t, num_heads, -1).transpose(0, 1)  # [H, T, d]
+    w_o = dense.weight.detach().to(torch.float64)  # [E, H*d]
+    w_o = w_o.view(w_o.shape[0], num_heads, -1).permute(1, 2, 0)  # [H, d, E]: W_O,h
+    return v @ w_o  # [H, T, E]
+
+
+def _layer_norms(alpha: Tensor, f: Tensor) -> Tensor:
+    """``‖sum_h α[h, i, j] f[h, j]‖`` for all i, j without building [T, T, E] vectors."""
+    # ‖sum_h α_h f_h‖² = sum_{h,g} α_h α_g <f_h, f_g>, so one H x H Gram matrix per key suffices.
+    gram = torch.einsum("hje,gje->jhg", f, f)  # [T, H, H]
+    squared = torch.einsum("hij,jhg,gij->ij", alpha, gram, alpha)
+    return squared.clamp_min(0).sqrt()
+
+
+def _first_tensor(output: Any) -> Any:
+    return output[0] if isinstance(output, tuple) else output
+
+
+def attention_norms_from_inputs(
+    model: nn.Module,
+    inputs: Mapping[str, Tensor],
+    *,
+    tokens: list[str] | None = None,
+    special: Tensor | None = None,
+    model_id: str | None = None,
+) -> AttentionNorms:
+    """Run a BERT-style ``model`` on tokenised ``inputs`` and compute the norms.
+
+    The layer inputs ``x`` and the weights ``α`` are captured with forward
+    hooks on each layer's value projection and self-attention module; the
+    model runs once, in eval mode, without gradients.
+
+    Args:
+        model: a transformers BERT-style model loaded with
+            ``attn_implementation="eager"`` (fused attention returns no weights).
+        inputs: the tokenizer's output for **one** text (``input_ids`` of
+            shape ``[1, T]``, plus ``attention_mask`` etc.).
+        tokens, special, model_id: labels to store; default to ``"0".."T-1"``,
+            no special tokens, and ``model.name_or_path``.
+
+    Returns:
+        :class:`AttentionNorms` (with ``maps=None``).
+    """
+    layers = bert_attention_modules(model)
+    num_heads = _num_heads(model, layers[0])
+    input_ids = inputs.get("input_ids") if isinstance(inputs, Mapping) else None
+    if input_ids is None or input_ids.ndim != 2 or input_ids.shape[0] != 1:
+        raise AnalysisInputError(
+            "inputs must be a tokenizer output for one text, with input_ids of shape [1, T]; "
+            "call the tokenizer with return_tensors='pt' on a single string"
+        )
+    t = input_ids.shape[1]
+    captured_x: dict[int, Tensor] = {}
+    captured_alpha: dict[int, Tensor] = {}
+    handles = []
+    for i, modules in enumerate(layers):
+
+        def keep_x(module, args, output, i=i):
+            captured_x[i] = args[0].detach()
+
+        def keep_alpha(module, args, output, i=i):
+            weights = output[1] if isinstance(output, tuple) and len(output) > 1 else None
+            if weights is not None:
+                captured_alpha[i] = weights.detach()
+
+        base = getattr(model, "base_model", model)
+        self_attention = base.encoder.layer[i].attention.self
+        handles.append(modules["value"].register_forward_hook(keep_x))
+        handles.append(self_attention.register_forward_hook(keep_alpha))
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            model(**inputs)
+    finally:
+        for handle in handles:
+            handle.remove()
+        model.train(was_training)
+    if len(captured_alpha) != len(layers):
+        raise NoAttentionError(
+            f"{type(model).__name__} returned no attention weights (fused attention); load "
+            "it with attn_implementation='eager', e.g. via attnbook.load_model"
+        )
+
+    attentions, head_norms, layer_norms, value_norms = [], [], [], []
+    for i, modules in enumerate(layers):
+        x = captured_x[i][0]  # [T, E]
+        alpha = captured_alpha[i][0].to(torch.float64)  # [H, T, T]
+        f = transformed_vectors(modules, x, num_heads)  # [H, T, E]
+        f_norm = f.norm(dim=-1)  # [H, T]
+        attentions.append(alpha)
+        # α >= 0, so ‖α f‖ = α ‖f‖: no need to materialise the [H, T, T, E] vectors.
+        head_norms.append(alpha * f_norm[:, None, :])
+        layer_norms.append(_layer_norms(alpha, f))
+        value_norms.append(f_norm)
+
+    def stack(values: list[Tensor]) -> Tensor:
+        return torch.stack(values).to("cpu", torch.float32)
+
+    if tokens is None:
+        tokens = [str(k) for k in range(t)]
+    if special is None:
+        special = torch.zeros(t, dtype=torch.bool)
+    return AttentionNorms(
+        attentions=stack(attentions),
+        head_norms=stack(head_norms),
+        layer_norms=stack(layer_norms),
+        value_norms=stack(value_norms),
+        tokens=list(tokens),
+        special=torch.as_tensor(special, dtype=torch.bool),
+        model_id=model_id or str(getattr(model, "name_or_path", type(model).__name__)),
+    )
+
+
+def attention_norms(
+    text: str,
+    model: Any = None,
+    *,
+    pair: str | None = None,
+    max_length: int | None = None,
+    truncation: bool = False,
+) -> AttentionNorms:
+    """Kobayashi et al.'s norm-based attention for ``text`` (see the module docs).
+
+    Args:
+        text: the input text.
+        model: ``None`` (the default model), a name or path, or a
+            ``(tokenizer, model)`` tuple, as for :func:`attnbook.attend`.
+        pair, max_length, truncation: as for :func:`attnbook.attend`.
+
+    Returns:
+        :class:`AttentionNorms` whose ``maps`` is ``attnbook.attend(text, ...)``;
+        its tokens and weights are those of the norms.
+
+    >>> norms = attention_norms("The cat sat.")
+    >>> tuple(norms.head_norms.shape), tuple(norms.layer_norms.shape)
+    ((6, 12, 6, 6), (6, 6, 6))
+    >>> norms.tokens
+    ['[CLS]', 'the', 'cat', 'sat', '.', '[SEP]']
+    """
+    from attnbook.maps import attend
+    from attnbook.models import load_model
+
+    tokenizer, net = load_model(model)
+    maps = attend(text, (tokenizer, net), pair=pair, max_length=max_length, truncation=truncation)
+    # Same text, same tokenizer: re-encode, cutting exactly where attend cut if it had to.
+    cut = {"truncation": True, "max_length": maps.num_tokens} if truncation else {}
+    inputs = tokenizer(text, pair, return_tensors="pt", **cut)
+    ids = inputs["input_ids"][0].tolist()
+    if tokenizer.convert_ids_to_tokens(ids) != list(maps.tokens):
+        raise AnalysisInputError(
+            f"re-tokenising {text!r} did not reproduce attnbook.attend's {maps.num_tokens} "
+            "tokens (a truncated pair?); shorten the text instead of truncating it"
+        )
+    device = next(net.parameters()).device
+    inputs = {k: v.to(device) for k, v in inputs.items()}
+    norms = attention_norms_from_inputs(
+        net, inputs, tokens=maps.tokens, special=maps.special, model_id=maps.model_id
+    )
+    return dataclasses.replace(norms, maps=maps)
