@@ -430,11 +430,22 @@ def _pre_words(tokenizer, text: str) -> list[str]:
     """Words of ``text`` as a slow tokenizer's first stage sees them."""
     word_tok = getattr(tokenizer, "word_tokenizer", None)  # BertJapaneseTokenizer (MeCab, ...)
     if word_tok is not None:
-        return list(word_tok.tokenize(text))
+        if not getattr(tokenizer, "do_word_tokenize", True):
+            return [text]
+        return list(word_tok.tokenize(text, never_split=tokenizer.all_special_tokens))
     basic = getattr(tokenizer, "basic_tokenizer", None)
     if basic is not None:
         return list(basic.tokenize(text))
     return text.split()
+
+
+def _word_pieces(tokenizer, word: str) -> list[str]:
+    """Sub-word pieces of one word, as the slow tokenizer's second stage makes them."""
+    subword = getattr(tokenizer, "subword_tokenizer", None)  # BertJapaneseTokenizer
+    if subword is not None and getattr(tokenizer, "word_tokenizer", None) is not None:
+        # Re-running MeCab on a lone word could split it differently than in context.
+        return list(subword.tokenize(word)) if tokenizer.do_subword_tokenize else [word]
+    return tokenizer.tokenize(word)
 
 
 def _locate(text: str, words: list[str]) -> list[str]:
@@ -462,7 +473,7 @@ def _encode_slow(tokenizer, text, pair, limit, truncation):
         words = _pre_words(tokenizer, seg_text)
         piece_ids, piece_words = [], []
         for w, word in enumerate(words):
-            ids = tokenizer.convert_tokens_to_ids(tokenizer.tokenize(word))
+            ids = tokenizer.convert_tokens_to_ids(_word_pieces(tokenizer, word))
             piece_ids += ids
             piece_words += [w] * len(ids)
         segments.append((_locate(seg_text, words), piece_ids, piece_words))
