@@ -14,6 +14,7 @@ from attnbook.plot.maps import head_grid, heatmap, layer_profile, line_view
 from attnbook.plot.ipython import register_figure_formatter
 from attnbook.plot.matrix import weights_heatmap
 from attnbook.plot.mechanism import dot_product_variance, softmax_gradient, softmax_saturation
+from attnbook.plot.mixture import value_mix
 from attnbook.plot.style import CMAP, FigureFormatError, figure_bytes, save, style_context
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "softmax_gradient",
     "softmax_saturation",
     "style_context",
+    "value_mix",
     "weights_heatmap",
 ]
 
