@@ -10,6 +10,7 @@ perceptually uniform colour map, renders Japanese tokens and, saved with
 """
 
 from attnbook.plot._axes import PlotInputError
+from attnbook.plot.analysis import entropy_profile, explanation_comparison, statistics_profile
 from attnbook.plot.maps import head_grid, heatmap, layer_profile, line_view
 from attnbook.plot.ipython import register_figure_formatter
 from attnbook.plot.matrix import weights_heatmap
@@ -18,6 +19,9 @@ from attnbook.plot.mixture import value_mix
 from attnbook.plot.style import CMAP, FigureFormatError, figure_bytes, save, style_context
 
 __all__ = [
+    "entropy_profile",
+    "explanation_comparison",
+    "statistics_profile",
     "CMAP",
     "FigureFormatError",
     "PlotInputError",
