@@ -16,6 +16,7 @@ from attnbook.plot.ipython import register_figure_formatter
 from attnbook.plot.matrix import weights_heatmap
 from attnbook.plot.mechanism import dot_product_variance, softmax_gradient, softmax_saturation
 from attnbook.plot.mixture import value_mix
+from attnbook.plot.order import word_order
 from attnbook.plot.style import CMAP, FigureFormatError, figure_bytes, save, style_context
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "style_context",
     "value_mix",
     "weights_heatmap",
+    "word_order",
 ]
 
 register_figure_formatter()
