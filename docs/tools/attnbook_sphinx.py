@@ -126,8 +126,37 @@ def _copy_mathjax(app, exc):
             shutil.copyfile(src, dst)
 
 
+def _glue_roles_work_in_translations() -> None:
+    """Let ``{glue:text}`key``` resolve inside translated (gettext) paragraphs.
+
+    Sphinx parses a translated message into a fresh document that has no
+    notebook attached, so myst-nb's glue roles cannot see the chapter's glued
+    values there and warn "No key … found". A role without a notebook is
+    turned into a pending reference to its own page (``/page.md::key``),
+    which myst-nb resolves after reading, from the values it saved for that
+    page. English pages are unaffected: they always have their notebook.
+    """
+    from myst_nb.ext.glue import roles
+
+    def patch(cls):
+        original = cls.run
+
+        def run(self):
+            env = getattr(self.document.settings, "env", None)
+            if env is not None and "nb_renderer" not in self.document and "::" not in self.text:
+                self.text = f"/{env.doc2path(env.docname, False)}::{self.text}"
+            return original(self)
+
+        cls.run = run
+
+    for name in ("PasteRoleAny", "PasteTextRole", "PasteMarkdownRole"):
+        if hasattr(roles, name):
+            patch(getattr(roles, name))
+
+
 def setup(app):
     app.connect("html-page-context", _page_context)
+    _glue_roles_work_in_translations()
     _mathjax_source()  # fail early with advice if it is missing
     app.connect("build-finished", _copy_mathjax)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
