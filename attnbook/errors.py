@@ -59,6 +59,14 @@ class NoAttentionError(AttnbookError, RuntimeError):
     """The model returned no attention weights (e.g. it only implements fused attention)."""
 
 
+class MissingDependencyError(AttnbookError, ImportError):
+    """A model needs an optional package, e.g. ``fugashi`` for Japanese BERTs (``attnbook[ja]``)."""
+
+
+class MapsShapeError(AttnbookError, ValueError):
+    """An :class:`~attnbook.maps.AttentionMaps` built by hand has inconsistent sizes."""
+
+
 class UnknownTokenWarning(UserWarning):
     """Many of the text's tokens are unknown (``[UNK]``) to the model's vocabulary.
 

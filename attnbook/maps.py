@@ -27,6 +27,7 @@ from attnbook.errors import (
     EmptyTextError,
     HeadOutOfRangeError,
     LayerOutOfRangeError,
+    MapsShapeError,
     NoAttentionError,
     NotTextError,
     TextTooLongError,
@@ -86,6 +87,31 @@ class AttentionMaps:
     text: str
     pair: str | None = None
     level: str = "token"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.special, Tensor):
+            object.__setattr__(self, "special", torch.tensor(self.special, dtype=torch.bool))
+        a = self.attentions
+        if not isinstance(a, Tensor) or a.ndim != 4 or a.shape[-1] != a.shape[-2]:
+            shape = tuple(a.shape) if isinstance(a, Tensor) else type(a).__name__
+            raise MapsShapeError(f"attentions must be a tensor [layers, heads, T, T], got {shape}.")
+        sizes = {
+            "tokens": len(self.tokens),
+            "word_ids": len(self.word_ids),
+            "segment_ids": len(self.segment_ids),
+            "special": self.special.numel(),
+        }
+        wrong = {name: n for name, n in sizes.items() if n != a.shape[-1]}
+        if wrong:
+            raise MapsShapeError(
+                f"attentions cover T = {a.shape[-1]} tokens but {wrong} have other lengths; "
+                "give one entry per token."
+            )
+        if self.level not in ("token", "word"):
+            raise MapsShapeError(f"level must be 'token' or 'word', got {self.level!r}.")
+        bad = [w for w in self.word_ids if w is not None and not 0 <= w < len(self.words)]
+        if bad:
+            raise MapsShapeError(f"word_ids {bad} do not index into the {len(self.words)} words.")
 
     # ----- sizes -------------------------------------------------------------
 

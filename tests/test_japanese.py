@@ -139,3 +139,14 @@ def test_too_long_on_the_slow_path(ja_model):
     cut = attend("犬が猫を追う", ja_model, max_length=5, truncation=True)
     assert cut.tokens == ["[CLS]", "犬", "が", "猫", "[SEP]"]
     assert cut.words == ["犬", "が", "猫"]
+
+
+def test_missing_fugashi_says_install_the_ja_extra(ja_model, tmp_path, monkeypatch):
+    import shutil
+    import sys
+
+    copy = shutil.copytree(ja_model, tmp_path / "uncached-copy")  # not in attnbook's cache
+    monkeypatch.setitem(sys.modules, "fugashi", None)  # as if attnbook[ja] were not installed
+    with pytest.raises(attnbook.errors.MissingDependencyError, match=r"attnbook\[ja\]") as info:
+        attnbook.load_model(str(copy))
+    assert isinstance(info.value, ImportError)

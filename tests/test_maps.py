@@ -17,6 +17,7 @@ from attnbook.errors import (
     EmptyTextError,
     HeadOutOfRangeError,
     LayerOutOfRangeError,
+    MapsShapeError,
     NotTextError,
     TextTooLongError,
     UnknownTokenWarning,
@@ -371,3 +372,27 @@ def test_unknown_token_warning_threshold():
 def test_attend_via_package_namespace():
     assert attnbook.attend is attend
     assert isinstance(attend("Hello world."), attnbook.AttentionMaps)
+
+
+def test_hand_built_maps_are_checked():
+    a = torch.full((1, 1, 3, 3), 1 / 3)
+    tokens, word_ids = ["[CLS]", "dog", "[SEP]"], [None, 0, None]
+    ok = hand_maps(a, tokens, word_ids, ["dog"])
+    assert ok.special.tolist() == [True, False, True]
+    with pytest.raises(MapsShapeError, match=r"\[layers, heads, T, T\]"):
+        hand_maps(a[0], tokens, word_ids, ["dog"])
+    with pytest.raises(MapsShapeError, match="tokens"):
+        hand_maps(a, tokens[:2], word_ids, ["dog"])
+    with pytest.raises(MapsShapeError, match="do not index"):
+        hand_maps(a, tokens, [None, 1, None], ["dog"])
+    special_as_list = AttentionMaps(
+        tokens=tokens,
+        word_ids=word_ids,
+        words=["dog"],
+        special=[True, False, True],
+        attentions=a,
+        model_id="hand",
+        segment_ids=[0, 0, 0],
+        text="dog",
+    )
+    assert special_as_list.special.dtype == torch.bool

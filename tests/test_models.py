@@ -160,3 +160,10 @@ def test_model_without_attentions(tiny_bert):
 
     with pytest.raises(NoAttentionError, match="eager"):
         attnbook.attend("the dog", (tokenizer, Silent()))
+
+
+def test_one_load_per_directory_however_spelled(tiny_bert, monkeypatch):
+    first = attnbook.load_model(str(tiny_bert))
+    monkeypatch.chdir(tiny_bert.parent)
+    assert attnbook.load_model(f"./{tiny_bert.name}") is first
+    assert attnbook.load_model(f"{tiny_bert}/") is first
