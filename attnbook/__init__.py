@@ -9,6 +9,8 @@ from attnbook.errors import (
     EmptyTextError,
     HeadOutOfRangeError,
     LayerOutOfRangeError,
+    MapsShapeError,
+    MissingDependencyError,
     ModelNotAvailableError,
     NoAttentionError,
     NotTextError,
@@ -29,6 +31,18 @@ from attnbook.models import DEFAULT_MODEL, load_model
 
 __version__ = "0.1.0"
 
+# Heavier subpackages (matplotlib, views, analysis, the toy model) load on first
+# use, so `import attnbook` stays quick: `attnbook.plot.heatmap(...)` just works.
+_LAZY_SUBMODULES = {"analysis", "experiments", "plot", "toy", "view"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY_SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"attnbook.{name}")
+    raise AttributeError(f"module 'attnbook' has no attribute {name!r}")
+
 __all__ = [
     "DEFAULT_MODEL",
     "AttentionMaps",
@@ -36,6 +50,8 @@ __all__ = [
     "EmptyTextError",
     "HeadOutOfRangeError",
     "LayerOutOfRangeError",
+    "MapsShapeError",
+    "MissingDependencyError",
     "ModelNotAvailableError",
     "NoAttentionError",
     "NotTextError",
