@@ -1,0 +1,170 @@
+"""Self-contained interactive HTML views: :func:`head_view` and :func:`model_view`.
+
+The page fragment holds its own CSS and JavaScript (``view.css`` and
+``view.js``, inlined) and the quantised weights (:mod:`attnbook.view.payload`);
+it loads nothing from the network, so it works offline, in Jupyter, as a
+myst-nb cell output on a static site, and saved as a standalone file.
+"""
+
+from __future__ import annotations
+
+import html as html_lib
+import os
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from attnbook.view.payload import ViewInputError, build_payload, json_for_script
+
+__all__ = ["AttentionView", "head_view", "model_view"]
+
+
+@cache
+def _asset(name: str) -> str:
+    return resources.files("attnbook.view").joinpath(name).read_text(encoding="utf-8")
+
+
+def _inline_script(js: str) -> str:
+    # view.js is ours, but guard anyway: "</script" inside it would end the element early.
+    if "</script" in js.lower():
+        raise ViewInputError("view.js must not contain '</script'")
+    return js
+
+
+@dataclass(frozen=True)
+class AttentionView:
+    """An interactive view: display it in Jupyter, or :meth:`save` it as a page.
+
+    Attributes:
+        kind: ``"head"`` or ``"model"``.
+        payload: the JSON-ready data (see :func:`attnbook.view.payload.build_payload`).
+    """
+
+    kind: str
+    payload: dict[str, Any] = field(repr=False)
+
+    @property
+    def html(self) -> str:
+        """The HTML fragment: one ``<div class="attnbook-view">`` with inline CSS and JS."""
+        return (
+            f'<div class="attnbook-view" data-kind="{self.kind}">'
+            f"<style>{_asset('view.css')}</style>"
+            f'<script type="application/json" class="attnbook-data">'
+            f"{json_for_script(self.payload)}</script>"
+            "<noscript>This interactive attention view needs JavaScript.</noscript>"
+            f"<script>{_inline_script(_asset('view.js'))}</script>"
+            "</div>"
+        )
+
+    def _repr_html_(self) -> str:
+        return self.html
+
+    def page(self, title: str | None = None) -> str:
+        """A complete standalone HTML page around :attr:`html`."""
+        if title is None:
+            model = str(self.payload.get("model", "")).rstrip("/").split("/")[-1]
+            title = f"attnbook {self.kind} view" + (f": {model}" if model else "")
+        return (
+            "<!DOCTYPE html>\n"
+            '<html lang="en"><head><meta charset="utf-8">'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>{html_lib.escape(title)}</title></head>\n"
+            f"<body>\n{self.html}\n</body></html>\n"
+        )
+
+    def save(self, path: str | os.PathLike[str], *, title: str | None = None) -> Path:
+        """Write :meth:`page` to ``path`` (UTF-8) and return the path."""
+        path = Path(path)
+        path.write_text(self.page(title), encoding="utf-8")
+        return path
+
+    def __len__(self) -> int:
+        """Size of :attr:`html` in bytes (UTF-8)."""
+        return len(self.html.encode("utf-8"))
+
+
+def _view(
+    kind: str,
+    maps: Any,
+    layer: int,
+    head: int,
+    words: bool,
+    top_k: int | None,
+    threshold: float,
+    dense_limit: int,
+) -> AttentionView:
+    payload = build_payload(maps, words=words, top_k=top_k, dense_limit=dense_limit)
+    for name, value, count in (
+        ("layer", layer, payload["layers"]),
+        ("head", head, payload["heads"]),
+    ):
+        if isinstance(value, bool) or not isinstance(value, int) or not -count <= value < count:
+            raise ViewInputError(
+                f"{name} {value!r} is out of range: ids are 0..{count - 1} (0-indexed)"
+            )
+    if not 0 <= threshold < 1:
+        raise ViewInputError(f"threshold must be in [0, 1), got {threshold!r}")
+    payload["view"] = {
+        "kind": kind,
+        "layer": layer % payload["layers"],
+        "head": head % payload["heads"],
+        "threshold": float(threshold),
+    }
+    return AttentionView(kind, payload)
+
+
+def head_view(
+    maps: Any,
+    *,
+    layer: int = 0,
+    head: int = 0,
+    words: bool = True,
+    top_k: int | None = None,
+    threshold: float = 0.01,
+    dense_limit: int = 128,
+) -> AttentionView:
+    """Interactive line view of one head, with layer and head selectors.
+
+    Queries are on the left and keys on the right; a line's opacity is the
+    weight. Hovering or focusing (Tab) a token shows only its lines. A
+    "whole words" box switches to the word-level maps (``maps.to_words()``).
+
+    Args:
+        maps: an :class:`~attnbook.maps.AttentionMaps`.
+        layer, head: what is shown first (0-indexed).
+        words: embed the word-level maps too.
+        top_k: keep only each query's ``k`` largest weights (default: all up to
+            ``dense_limit`` tokens, the top 8 beyond; see :mod:`attnbook.view.payload`).
+        threshold: lines for weights below this are not drawn.
+
+    >>> from attnbook.maps import attend
+    >>> view = head_view(attend("The dog chased the cat."), layer=2, head=5)
+    >>> view.kind, "<script src" in view.html, len(view) < 100_000
+    ('head', False, True)
+    """
+    return _view("head", maps, layer, head, words, top_k, threshold, dense_limit)
+
+
+def model_view(
+    maps: Any,
+    *,
+    layer: int = 0,
+    head: int = 0,
+    words: bool = True,
+    top_k: int | None = None,
+    threshold: float = 0.01,
+    dense_limit: int = 128,
+) -> AttentionView:
+    """Every head at once as small line views (rows = layers, columns = heads).
+
+    Clicking a small view (or pressing Enter on it) opens that head in the
+    large line view below; hovering a token there filters every small view to
+    that token's lines. Arguments as for :func:`head_view`.
+
+    >>> from attnbook.maps import attend
+    >>> model_view(attend("The dog chased the cat.")).kind
+    'model'
+    """
+    return _view("model", maps, layer, head, words, top_k, threshold, dense_limit)

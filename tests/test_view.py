@@ -1,0 +1,220 @@
+"""Tests for attnbook.view: payload accuracy and size, escaping, long inputs, BertViz hand-off."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pytest
+import torch
+
+import attnbook
+from attnbook.maps import AttentionMaps, attend
+from attnbook.view import (
+    MAX_ERROR,
+    AttentionView,
+    ViewInputError,
+    build_payload,
+    decode_payload,
+    head_view,
+    model_view,
+    to_bertviz,
+)
+from attnbook.view.payload import json_for_script, quantise
+
+XSS = "</script><img src=x onerror=alert(1)>"
+LONG_TEXT = (
+    "Attention lets every token look at every other token, and the weights it learns tell us "
+    "which words the model connects when it reads a sentence about a dog that chased a cat "
+    "across the quiet garden at night while the owner slept soundly upstairs, unbelievably "
+    "unaware of the commotion in the dark kitchen below and of the neighbours' complaints."
+)
+
+
+def synthetic_maps(tokens, layers=2, heads=3, seed=0, sharpness=3.0):
+    """AttentionMaps built by hand (random softmax rows); each token is its own word."""
+    n = len(tokens)
+    special = [t in ("[CLS]", "[SEP]") for t in tokens]
+    words = [t for t, s in zip(tokens, special, strict=True) if not s]
+    word_ids, w = [], 0
+    for s in special:
+        word_ids.append(None if s else w)
+        w += not s
+    gen = torch.Generator().manual_seed(seed)
+    att = torch.softmax(sharpness * torch.randn(layers, heads, n, n, generator=gen), dim=-1)
+    return AttentionMaps(
+        tokens=list(tokens),
+        word_ids=word_ids,
+        words=words,
+        special=torch.tensor(special),
+        attentions=att,
+        model_id="synthetic",
+        segment_ids=[0] * n,
+        text=" ".join(words),
+    )
+
+
+def payload_of(html: str) -> dict:
+    found = re.findall(
+        r'<script type="application/json" class="attnbook-data">(.*?)</script>', html
+    )
+    assert len(found) == 1
+    return json.loads(found[0])
+
+
+@pytest.fixture(scope="module")
+def dog():
+    return attend("The dog chased the cat unbelievably")
+
+
+@pytest.fixture(scope="module")
+def long64():
+    maps = attend(LONG_TEXT, max_length=64, truncation=True)
+    assert maps.num_tokens == 64
+    return maps
+
+
+def test_decoded_weights_are_within_the_documented_error(dog):
+    assert MAX_ERROR <= 1 / 255
+    back = decode_payload(payload_of(head_view(dog).html))
+    for name, want in (("token", dog.attentions), ("word", dog.to_words().attentions)):
+        err = (torch.from_numpy(back[name]) - want).abs().max().item()
+        assert err <= MAX_ERROR + 1e-7, name
+        assert err > 0  # the weights really are quantised
+    assert back["token"].shape == (6, 12, dog.num_tokens, dog.num_tokens)
+    assert back["word"].shape == (6, 12, dog.to_words().num_tokens, dog.to_words().num_tokens)
+
+
+def test_quantise_rounds_to_nearest_level():
+    w = torch.tensor([0.0, 0.5 / 255 - 1e-6, 0.5 / 255 + 1e-6, 0.25, 1.0])
+    assert quantise(w).tolist() == [0, 0, 1, 64, 255]
+    with pytest.raises(ViewInputError, match=r"in \[0, 1\]"):
+        quantise(torch.tensor([0.5, 1.5]))
+    with pytest.raises(ViewInputError):
+        quantise(torch.tensor([float("nan")]))
+
+
+def test_64_token_sentence_fits_in_250_kb(long64):
+    for view in (head_view(long64), model_view(long64)):
+        size = len(view.html.encode("utf-8"))
+        assert size == len(view)
+        assert size <= 250_000, size
+        assert payload_of(view.html)["levels"][0]["layout"] == "dense"
+    # For comparison: the same tensor as full-precision JSON, as BertViz embeds it.
+    assert len(json.dumps(long64.attentions.tolist())) > 2_000_000
+
+
+def test_view_loads_nothing_from_the_network(dog):
+    page = model_view(dog).page()
+    # The only URL is the SVG namespace string, which browsers never fetch.
+    assert set(re.findall(r"https?://[^\s\"')]+", page)) == {"http://www.w3.org/2000/svg"}
+    for marker in ("<link", " src=", "require(", "import(", "fetch(", "XMLHttpRequest", "@import"):
+        assert marker not in page.replace(XSS, ""), marker
+
+
+def test_tokens_are_escaped_in_the_payload():
+    tokens = ["[CLS]", XSS, "a&b", "line\u2028break", "猫", "可愛い", "[SEP]"]
+    view = head_view(synthetic_maps(tokens))
+    html = view.html
+    assert html.count("<script") == 2 and html.count("</script>") == 2
+    assert "<img" not in html and "\u2028" not in html
+    assert payload_of(html)["levels"][0]["tokens"] == tokens
+    assert "猫" in html  # CJK stays readable in the source
+
+
+def test_json_for_script_round_trips_and_hides_markup():
+    obj = {"tokens": [XSS, "</SCRIPT >", "<!--", "]]>", "\u2029", "/"]}
+    text = json_for_script(obj)
+    assert not set("<>&") & set(text) and "/" not in text.replace("\\/", "")
+    assert json.loads(text) == obj
+
+
+def test_long_input_uses_top_k_per_query():
+    maps = synthetic_maps([f"t{i}" for i in range(300)], layers=6, heads=12, seed=1)
+    view = head_view(maps)
+    payload = payload_of(view.html)
+    (level,) = payload["levels"][:1]
+    assert (level["layout"], level["k"], level["n"]) == ("topk", 8, 300)
+    back = torch.from_numpy(decode_payload(payload)["token"])
+    kept = back > 0
+    assert int(kept.sum(-1).max()) <= 8
+    # What is kept is each row's largest weights, within the quantisation error.
+    top = torch.topk(maps.attentions, 8, dim=-1)
+    got = torch.gather(back, -1, top.indices)
+    assert (got - top.values).abs().max().item() <= MAX_ERROR + 1e-7
+    # Everything else is dropped, and was smaller than the row's 8th largest weight.
+    dropped = maps.attentions.clone().scatter_(-1, top.indices, 0)
+    assert (dropped <= top.values[..., -1:]).all()
+    assert back.scatter(-1, top.indices, 0).abs().max() == 0
+    assert len(view) < 2_000_000
+
+
+def test_explicit_top_k_and_dense_limit(dog):
+    payload = build_payload(dog, top_k=3)
+    assert {lv["layout"] for lv in payload["levels"]} == {"topk"}
+    assert all(lv["k"] == 3 for lv in payload["levels"])
+    back = decode_payload(payload)["token"]
+    assert ((back > 0).sum(-1) <= 3).all()
+    assert build_payload(dog, dense_limit=5)["levels"][0]["layout"] == "topk"
+
+
+def test_word_level_shares_blocks_when_no_word_is_split():
+    maps = synthetic_maps(["[CLS]", "a", "b", "c", "[SEP]"])
+    payload = build_payload(maps)
+    token, word = payload["levels"]
+    assert word["offsets"] == token["offsets"]
+    back = decode_payload(payload)
+    assert np.array_equal(back["token"], back["word"])
+
+
+def test_words_can_be_left_out(dog):
+    assert [lv["name"] for lv in build_payload(dog, words=False)["levels"]] == ["token"]
+    word_maps = dog.to_words()
+    assert [lv["name"] for lv in build_payload(word_maps)["levels"]] == ["word"]
+
+
+def test_view_object_html_and_page(dog, tmp_path):
+    view = head_view(dog, layer=-1, head=3)
+    assert isinstance(view, AttentionView)
+    assert view._repr_html_() == view.html
+    assert view.payload["view"] == {"kind": "head", "layer": 5, "head": 3, "threshold": 0.01}
+    # Ids are made in the browser, so the same view twice on one page cannot clash.
+    assert " id=" not in view.html
+    path = view.save(tmp_path / "view.html")
+    page = path.read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>") and '<meta charset="utf-8">' in page
+    assert view.html in page
+    assert head_view(dog, layer=-1, head=3).html == view.html  # deterministic
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "fragment"),
+    [
+        ({"layer": 6}, "layer 6 is out of range"),
+        ({"head": -13}, "head -13 is out of range"),
+        ({"threshold": 1.0}, "threshold"),
+        ({"top_k": 0}, "top_k"),
+    ],
+)
+def test_bad_view_arguments(dog, kwargs, fragment):
+    with pytest.raises(ViewInputError, match=fragment) as info:
+        head_view(dog, **kwargs)
+    assert isinstance(info.value, attnbook.AttnbookError)
+
+
+def test_views_reject_non_maps():
+    with pytest.raises(ViewInputError, match="expected an AttentionMaps"):
+        model_view(torch.zeros(1, 1, 2, 2))
+    with pytest.raises(ViewInputError, match="expected an AttentionMaps"):
+        to_bertviz("The dog")
+
+
+def test_to_bertviz_has_the_shapes_bertviz_expects(dog):
+    attention, tokens = to_bertviz(dog)
+    assert isinstance(attention, tuple) and len(attention) == dog.num_layers
+    assert all(a.shape == (1, 12, dog.num_tokens, dog.num_tokens) for a in attention)
+    assert tokens == dog.tokens and all(isinstance(t, str) for t in tokens)
+    # bertviz.util.format_attention: squeeze the batch and stack the layers.
+    stacked = torch.stack([layer.squeeze(0) for layer in attention])
+    assert torch.equal(stacked, dog.attentions)
