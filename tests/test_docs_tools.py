@@ -1,0 +1,111 @@
+"""The book's build tooling: source hash, language links, code-block audit, catalogue filter."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+docutils = pytest.importorskip("docutils")
+from docutils import nodes  # noqa: E402
+from docutils.frontend import get_default_settings  # noqa: E402
+from docutils.parsers.rst import Parser  # noqa: E402
+from docutils.utils import new_document  # noqa: E402
+
+TOOLS = Path(__file__).resolve().parents[1] / "docs" / "tools"
+sys.path.insert(0, str(TOOLS))
+
+import attnbook_sphinx  # noqa: E402
+import audit_code_blocks  # noqa: E402
+
+
+def test_source_hash_changes_with_any_source_byte(tmp_path):
+    pkg = tmp_path / "pkg"
+    (pkg / "sub").mkdir(parents=True)
+    (pkg / "a.py").write_text("x = 1\n")
+    (pkg / "sub" / "view.js").write_text("let y = 2;\n")
+    first = attnbook_sphinx.source_hash(pkg)
+    assert attnbook_sphinx.source_hash(pkg) == first  # stable
+    (pkg / "notes.txt").write_text("not source")  # ignored suffix
+    assert attnbook_sphinx.source_hash(pkg) == first
+    (pkg / "sub" / "view.js").write_text("let y = 3;\n")
+    assert attnbook_sphinx.source_hash(pkg) != first
+
+
+def test_source_hash_of_the_real_package_changes_on_a_one_line_edit(tmp_path):
+    import shutil
+
+    import attnbook
+
+    copy = tmp_path / "attnbook"
+    shutil.copytree(Path(attnbook.__file__).parent, copy)
+    before = attnbook_sphinx.source_hash(copy)
+    target = copy / "mechanism.py"
+    target.write_text(target.read_text() + "\n# one more line\n")
+    assert attnbook_sphinx.source_hash(copy) != before
+
+
+@pytest.mark.parametrize(
+    "page, expected_ja",
+    [("index", "../ja/index.html"), ("chapters/02-x", "../../ja/chapters/02-x.html")],
+)
+def test_language_links_point_to_the_same_page(page, expected_ja):
+    links = {link["code"]: link for link in attnbook_sphinx.other_language_links(page, "en")}
+    assert links["ja"]["url"] == expected_ja
+    assert links["en"]["current"] and not links["ja"]["current"]
+
+
+def test_root_page_links_both_editions(tmp_path):
+    html = attnbook_sphinx.write_root_page(tmp_path).read_text(encoding="utf-8")
+    assert 'href="en/index.html"' in html and 'href="ja/index.html"' in html
+    assert "http" not in html  # nothing from the network
+
+
+def _doc_with(*children):
+    doc = new_document("<test>", get_default_settings(Parser))
+    section = nodes.section()
+    doc += section
+    for child in children:
+        section += child
+    return doc
+
+
+def _code_cell(source, tags=()):
+    cell = nodes.container(nb_element="cell_code", cell_index=3, cell_metadata={"tags": list(tags)})
+    src = nodes.container(nb_element="cell_code_source")
+    src += nodes.literal_block(source, source, language="ipython3")
+    cell += src
+    out = nodes.container(nb_element="cell_code_output")
+    out += nodes.literal_block("42", "42", language="none")
+    cell += out
+    return cell
+
+
+def test_audit_accepts_executed_cells_and_doctests():
+    doctest = nodes.literal_block(">>> 1", ">>> 1", language="python", testnodetype="doctest")
+    doc = _doc_with(
+        _code_cell("print(42)"), doctest, nodes.literal_block("$ ls", "$ ls", language="bash")
+    )
+    assert audit_code_blocks.audit_doctree(doc, "page", set()) == []
+
+
+def test_audit_flags_an_untested_python_block():
+    block = nodes.literal_block("import attnbook", "import attnbook", language="python")
+    problems = audit_code_blocks.audit_doctree(_doc_with(block), "chapters/x", set())
+    assert len(problems) == 1 and "untested Python block" in problems[0]
+
+
+def test_audit_flags_skipped_cells_unless_allowed():
+    doc = _doc_with(_code_cell("slow()", tags=["skip-execution"]))
+    assert audit_code_blocks.audit_doctree(doc, "chapters/x", set())
+    assert audit_code_blocks.audit_doctree(doc, "chapters/x", {"chapters/x#3"}) == []
+
+
+def test_catalogue_filter_keeps_book_messages_only():
+    sys.path.insert(0, str(TOOLS))
+    import i18n
+
+    docstring_only = [("../../attnbook/mechanism.py:docstring", None), ("of", None), ("x:1", None)]
+    assert not i18n._from_book_source(docstring_only)
+    assert i18n._from_book_source(docstring_only + [("api.md", 0)])
