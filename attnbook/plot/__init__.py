@@ -11,8 +11,8 @@ perceptually uniform colour map, renders Japanese tokens and, saved with
 
 from attnbook.plot._axes import PlotInputError
 from attnbook.plot.analysis import entropy_profile, explanation_comparison, statistics_profile
-from attnbook.plot.maps import head_grid, heatmap, layer_profile, line_view
 from attnbook.plot.ipython import register_figure_formatter
+from attnbook.plot.maps import head_grid, heatmap, layer_profile, line_view
 from attnbook.plot.matrix import weights_heatmap
 from attnbook.plot.mechanism import dot_product_variance, softmax_gradient, softmax_saturation
 from attnbook.plot.mixture import value_mix
