@@ -70,6 +70,7 @@ class AttentionView:
             "<!DOCTYPE html>\n"
             '<html lang="en"><head><meta charset="utf-8">'
             '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            '<meta name="color-scheme" content="light dark">'
             f"<title>{html_lib.escape(title)}</title></head>\n"
             f"<body>\n{self.html}\n</body></html>\n"
         )

@@ -154,7 +154,7 @@
     caption.textContent = text;
   }
 
-  var ROW = 20, GAP = 150, PAD = 6;
+  var ROW = 20, GAP = 150, PAD = 6, MAXW = 320;
 
   function drawStage() {
     var lv = current();
@@ -162,13 +162,20 @@
     var n = lv.n;
     var svg = s("svg", { class: "ab-svg", role: "group", "aria-label": "attention lines" }, stage);
     var measure = s("text", { class: "ab-text" }, svg);
-    var width = 30;
+    var width = 30, shown = [];
     for (var i = 0; i < n; i++) {
-      measure.textContent = lv.tokens[i];
-      width = Math.max(width, measure.getComputedTextLength ? measure.getComputedTextLength() : 8 * lv.tokens[i].length);
+      // Very long tokens are shortened on screen; the full string is in a tooltip.
+      var label = lv.tokens[i];
+      measure.textContent = label;
+      while (label.length > 4 && measure.getComputedTextLength() > MAXW) {
+        label = label.slice(0, -2);
+        measure.textContent = label + "…";
+      }
+      shown.push(measure.textContent);
+      width = Math.max(width, measure.getComputedTextLength());
     }
     svg.removeChild(measure);
-    width = Math.min(Math.ceil(width) + 2 * PAD, 220);
+    width = Math.ceil(width) + 2 * PAD;
     var xl = width, xr = width + GAP, total = 2 * width + GAP;
     var height = n * ROW + 24;
     svg.setAttribute("width", total);
@@ -189,7 +196,8 @@
         "text-anchor": side === "q" ? "end" : "start",
         class: "ab-text" + (lv.meta.special[i] ? " ab-special" : ""),
       }, g);
-      t.textContent = lv.tokens[i];
+      t.textContent = shown[i];
+      s("title", {}, g).textContent = lv.tokens[i];
       function on() {
         state.focus = { side: side, index: i };
         drawLines();

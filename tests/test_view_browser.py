@@ -1,0 +1,290 @@
+"""The interactive views in a real browser (Debian chromium via Playwright), network blocked.
+
+Run with ``pytest -m browser``. Skipped, with the reason, when chromium or
+Playwright is missing; CI installs both. A screenshot of each view is kept in
+``test-artifacts/``.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from attnbook.maps import AttentionMaps, attend
+from attnbook.view import decode_payload, head_view, model_view
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+XSS = "</script><img src=x onerror=alert(1)>"
+
+playwright_api = pytest.importorskip(
+    "playwright.sync_api", reason="Playwright for Python is not installed (pip install playwright)"
+)
+if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
+    pytest.skip("chromium is not installed (apt-get install chromium)", allow_module_level=True)
+
+
+def _toy(tokens, layers=3, heads=4, seed=0):
+    n = len(tokens)
+    special = [t in ("[CLS]", "[SEP]") for t in tokens]
+    words = [t for t, s in zip(tokens, special, strict=True) if not s]
+    word_ids, w = [], 0
+    for s in special:
+        word_ids.append(None if s else w)
+        w += not s
+    gen = torch.Generator().manual_seed(seed)
+    att = torch.softmax(3 * torch.randn(layers, heads, n, n, generator=gen), dim=-1)
+    return AttentionMaps(
+        tokens=list(tokens),
+        word_ids=word_ids,
+        words=words,
+        special=torch.tensor(special),
+        attentions=att,
+        model_id="synthetic",
+        segment_ids=[0] * n,
+        text=" ".join(words),
+    )
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with playwright_api.sync_playwright() as p:
+        exe = CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium")
+        b = p.chromium.launch(executable_path=exe, args=ARGS)
+        yield b
+        b.close()
+
+
+class Page:
+    """A page with the network blocked and console errors, dialogs and requests recorded."""
+
+    def __init__(self, browser, color_scheme="light"):
+        self.context = browser.new_context(color_scheme=color_scheme)
+        self.page = self.context.new_page()
+        self.errors: list[str] = []
+        self.blocked: list[str] = []
+        self.dialogs: list[str] = []
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.on("dialog", self._dialog)
+        self.page.route("**/*", self._route)
+        # If anything ever calls alert(), the test sees it even if no dialog is shown.
+        self.page.add_init_script(
+            "window.__pwned = false; window.alert = function () { window.__pwned = true; };"
+        )
+
+    def _dialog(self, dialog):
+        self.dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    def _route(self, route):
+        url = route.request.url
+        if url.startswith(("file://", "data:")):
+            route.continue_()
+        else:
+            self.blocked.append(url)
+            route.abort()
+
+    def open(self, path: Path, ready: int = 1):
+        self.page.goto(path.as_uri())
+        self.page.wait_for_function(
+            f"document.querySelectorAll('.attnbook-view[data-attnbook-ready=\"true\"]').length"
+            f" === {ready}",
+            timeout=15_000,
+        )
+        return self.page
+
+    def close(self):
+        self.context.close()
+
+
+@pytest.fixture
+def tab(browser):
+    pages = []
+
+    def make(**kw):
+        pages.append(Page(browser, **kw))
+        return pages[-1]
+
+    yield make
+    for p in pages:
+        p.close()
+
+
+@pytest.fixture(scope="module")
+def dog():
+    return attend("The dog chased the cat unbelievably")
+
+
+def _highlighted(page, root=".attnbook-view"):
+    return page.eval_on_selector_all(
+        f"{root} line.ab-hl",
+        "els => els.map(e => [+e.dataset.q, +e.dataset.k, +e.dataset.w])",
+    )
+
+
+def test_head_view_selects_hovers_and_stays_offline(tab, dog, tmp_path):
+    view = head_view(dog)
+    path = view.save(tmp_path / "head.html")
+    t = tab()
+    page = t.open(path)
+    weights = decode_payload(view.payload)["token"]
+
+    page.select_option("select[data-role=layer]", "3")
+    page.select_option("select[data-role=head]", "7")
+    assert "layer 3, head 7 (0-indexed)" in page.text_content(".ab-caption")
+
+    chased = dog.token_index("chased")[0]
+    page.hover(f".ab-tok[data-side=q][data-index='{chased}']")
+    first = _highlighted(page)
+    assert first and {q for q, _, _ in first} == {chased}
+    # The browser drew exactly the decoded weights of that row above the threshold.
+    row = weights[3, 7, chased]
+    want = {(chased, j, round(float(w), 4)) for j, w in enumerate(row) if w >= 0.01}
+    assert {(q, k, round(w, 4)) for q, k, w in first} == want
+    assert "from “chased”" in page.text_content(".ab-caption")
+
+    page.hover(f".ab-tok[data-side=q][data-index='{chased - 1}']")
+    second = _highlighted(page)
+    assert second and second != first and {q for q, _, _ in second} == {chased - 1}
+
+    page.hover(".ab-tok[data-side=k][data-index='0']")  # a key: lines into [CLS]
+    into = _highlighted(page)
+    assert into and {k for _, k, _ in into} == {0}
+
+    page.mouse.move(1000, 700)  # away from the tokens: the new head's lines are all shown
+    page.select_option("select[data-role=head]", "8")
+    assert _highlighted(page) == []  # changing the head clears the focus ...
+    page.hover(f".ab-tok[data-side=q][data-index='{chased}']")
+    assert _highlighted(page) != first  # ... and shows the new head's lines
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "head_view.png"), full_page=True)
+    assert t.errors == [] and t.blocked == [] and t.dialogs == []
+
+
+def test_keyboard_focus_and_word_toggle(tab, dog, tmp_path):
+    path = head_view(dog, layer=1, head=2).save(tmp_path / "head.html")
+    page = tab().open(path)
+    page.focus("select[data-role=layer]")
+    page.keyboard.press("ArrowDown")
+    assert page.input_value("select[data-role=layer]") == "2"
+    assert "layer 2, head 2" in page.text_content(".ab-caption")
+    # Tokens are focusable; focus highlights like hover.
+    page.focus(".ab-tok[data-side=q][data-index='1']")
+    assert {q for q, _, _ in _highlighted(page)} == {1}
+    left = (
+        "els => els.filter(e => e.closest('.ab-tok').dataset.side === 'q').map(e => e.textContent)"
+    )
+    assert page.eval_on_selector_all(".ab-tok text", left) == dog.tokens
+    page.check("input[data-role=words]")
+    assert page.eval_on_selector_all(".ab-tok text", left) == dog.to_words().tokens
+    assert "words" in page.text_content(".ab-caption")
+
+
+def test_xss_token_is_text_and_runs_nothing(tab, tmp_path):
+    tokens = ["[CLS]", XSS, "猫", "は", "可愛い", "<b>bold</b>", "y" * 300, "[SEP]"]
+    path = head_view(_toy(tokens)).save(tmp_path / "xss.html")
+    t = tab()
+    page = t.open(path)
+    page.hover(".ab-tok[data-side=q][data-index='1']")
+    texts = page.eval_on_selector_all(".ab-tok text", "els => els.map(e => e.textContent)")
+    assert texts.count(XSS) == 2 and texts.count("可愛い") == 2
+    # A very long token is shortened on screen, with the whole string as its tooltip.
+    assert all(t.endswith("…") and len(t) < 100 for t in texts if t.startswith("yyy"))
+    titles = page.eval_on_selector_all(".ab-tok title", "els => els.map(e => e.textContent)")
+    assert titles.count("y" * 300) == 2 and titles.count(XSS) == 2
+    assert page.locator(".attnbook-view img, .attnbook-view b").count() == 0
+    assert page.evaluate("window.__pwned") is False
+    assert t.dialogs == [] and t.errors == [] and t.blocked == []
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "head_view_xss_ja.png"), full_page=True)
+
+
+def test_network_guard_would_catch_a_request(tab, dog, tmp_path):
+    # Control for the offline assertions: a request from the page is seen and blocked.
+    t = tab()
+    page = t.open(head_view(dog).save(tmp_path / "head.html"))
+    page.evaluate("fetch('https://cdn.example.com/require.js').catch(() => null)")
+    page.wait_for_timeout(200)
+    assert t.blocked == ["https://cdn.example.com/require.js"]
+
+
+def test_model_view_grid_and_two_views_on_one_page(tab, dog, tmp_path):
+    both = model_view(dog).html + head_view(_toy(["[CLS]", "a", "b", "[SEP]"])).html
+    path = tmp_path / "two.html"
+    path.write_text(
+        f'<!DOCTYPE html><html><head><meta charset="utf-8"></head><body>{both}</body></html>',
+        encoding="utf-8",
+    )
+    t = tab()
+    page = t.open(path, ready=2)
+    model, head = ".attnbook-view[data-kind=model]", ".attnbook-view[data-kind=head]"
+    assert page.locator(f"{model} .ab-thumb").count() == 72
+    before = page.get_attribute(head, "data-lines")
+    page.click(f"{model} .ab-thumb[data-layer='4'][data-head='2']")
+    assert page.input_value(f"{model} select[data-role=layer]") == "4"
+    assert page.input_value(f"{model} select[data-role=head]") == "2"
+    assert page.get_attribute(f"{model} .ab-thumb[data-layer='4'][data-head='2']", "aria-pressed")
+    page.focus(f"{model} .ab-thumb[data-layer='5'][data-head='11']")
+    page.keyboard.press("Enter")
+    assert "layer 5, head 11" in page.text_content(f"{model} .ab-caption")
+    page.hover(f"{model} .ab-tok[data-side=q][data-index='2']")
+    assert {q for q, _, _ in _highlighted(page, model)} == {2}
+    assert _highlighted(page, head) == [] and page.get_attribute(head, "data-lines") == before
+    # Each view made its own element ids.
+    ids = page.eval_on_selector_all("[id]", "els => els.map(e => e.id)")
+    assert len(ids) == len(set(ids)) and len(ids) >= 4
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "model_view.png"), full_page=True)
+    assert t.errors == [] and t.blocked == []
+
+
+def test_long_input_stays_usable(tab, tmp_path):
+    maps = _toy([f"w{i}" for i in range(300)], layers=2, heads=2, seed=3)
+    t = tab()
+    page = t.open(head_view(maps).save(tmp_path / "long.html"))
+    assert int(page.get_attribute(".attnbook-view", "data-lines")) <= 300 * 8
+    page.hover(".ab-tok[data-side=q][data-index='150']")
+    lines = _highlighted(page)
+    assert 1 <= len(lines) <= 8
+    best = int(np.argmax(maps.attentions[0, 0, 150].numpy()))
+    assert best in {k for _, k, _ in lines}
+    assert "top 8 keys per query" in page.text_content(".ab-caption")
+    assert t.errors == []
+
+
+def _fg(page):
+    return page.evaluate(
+        "getComputedStyle(document.querySelector('.attnbook-view')).getPropertyValue('--ab-fg')"
+    ).strip()
+
+
+def test_view_follows_the_page_theme(tab, dog, tmp_path):
+    path = head_view(dog).save(tmp_path / "head.html")
+    light = _fg(tab().open(path))
+    dark_os = tab(color_scheme="dark").open(path)
+    dark = _fg(dark_os)
+    assert light != dark
+    ARTIFACTS.mkdir(exist_ok=True)
+    dark_os.screenshot(path=str(ARTIFACTS / "head_view_dark.png"), full_page=True)
+    dark_os.evaluate("document.documentElement.dataset.theme = 'light'")
+    assert _fg(dark_os) == light  # the book's theme switch wins over the OS
+    page = tab().open(path)
+    page.evaluate("document.documentElement.dataset.theme = 'dark'")
+    assert _fg(page) == dark
