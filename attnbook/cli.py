@@ -77,6 +77,7 @@ VIEW_EPILOG = """\
 examples:
   attnbook view "The dog chased the cat." --out view.html
   attnbook view "The dog chased the cat." --out model.html --kind model
+  attnbook view "The dog chased the cat." --out view.html --layer 2 --head 5
 
 The page is self-contained (inline script and style, no network), so it opens
 from a file, a static site or an e-mail attachment.
@@ -198,6 +199,20 @@ def build_parser() -> argparse.ArgumentParser:
     view.add_argument("--out", "-o", required=True, metavar="FILE", help="the .html file to write")
     view.add_argument(
         "--kind", choices=("head", "model"), default="head", help="which view (default: head)"
+    )
+    view.add_argument(
+        "--layer", "-l", type=int, default=0, metavar="L", help="layer shown first (0-indexed)"
+    )
+    view.add_argument(
+        "--head", "-H", type=int, default=0, metavar="H", help="head shown first (0-indexed)"
+    )
+    view.add_argument(
+        "--top-k",
+        type=int,
+        default=None,
+        metavar="K",
+        help="keep each query's K largest weights (default: all for short texts, "
+        "the top 8 for long ones)",
     )
     view.set_defaults(run=_run_view)
     return parser
@@ -324,9 +339,13 @@ def _run_view(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
         raise CommandLineError(
             f"attnbook.view cannot be imported ({exc}); reinstall attnbook."
         ) from None
+    if args.top_k is not None and args.top_k < 1:
+        raise CommandLineError(f"--top-k must be at least 1, got {args.top_k}.")
     maps = _attend(args, stdin)
+    maps.head(args.layer, args.head)  # raises Layer/HeadOutOfRangeError with the valid ids
+    layer, head = args.layer % maps.num_layers, args.head % maps.num_heads
     make = view.head_view if args.kind == "head" else view.model_view
-    page = make(maps)
+    page = make(maps, layer=layer, head=head, top_k=args.top_k)
     _write(lambda: _save_view(page, path), path)
     print(f"wrote {path} ({args.kind} view of {_model_name(maps)}; open it in a browser)", file=out)
     return EXIT_OK

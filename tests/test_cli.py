@@ -8,7 +8,9 @@ command that printed the wrong head, layer or order would fail.
 from __future__ import annotations
 
 import io
+import json
 import os
+import re
 import subprocess
 import sys
 import sysconfig
@@ -19,6 +21,7 @@ import torch
 
 from attnbook import attend, plot
 from attnbook.cli import EXIT_BAD_INPUT, EXIT_NO_MODEL, EXIT_OK, main
+from attnbook.view import MAX_ERROR, decode_payload
 
 TEXT = "The dog chased the cat."
 
@@ -178,6 +181,58 @@ def test_heads_query_occurrence(capsys, maps):
     assert float(maps.attentions[layer, head, q, c]) == pytest.approx(
         float(maps.attentions[:, :, q, c].max()), abs=1e-6
     )
+
+
+# ----- view -----------------------------------------------------------------
+
+
+def embedded_payload(page: str) -> dict:
+    match = re.search(
+        r'<script type="application/json" class="attnbook-data">(.*?)</script>', page, re.S
+    )
+    assert match, "the page has no embedded view data"
+    return json.loads(match.group(1))
+
+
+@pytest.mark.parametrize("kind", ["head", "model"])
+def test_view_writes_a_standalone_page_with_the_models_weights(capsys, tmp_path, maps, kind):
+    path = tmp_path / "view.html"
+    code, out, err = run(
+        capsys, "view", TEXT, "--out", str(path), "--kind", kind, "--layer", "3", "--head", "-1"
+    )
+    assert code == EXIT_OK and str(path) in out and err == ""
+    page = path.read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>") and f'data-kind="{kind}"' in page
+    # Offline: nothing is loaded from anywhere, everything is inline.
+    assert "<script src" not in page and "<link" not in page
+    payload = embedded_payload(page)
+    assert payload["view"]["kind"] == kind
+    assert (payload["view"]["layer"], payload["view"]["head"]) == (3, maps.num_heads - 1)
+    weights = torch.from_numpy(decode_payload(payload)["token"])
+    assert weights.shape == maps.attentions.shape
+    assert float((weights - maps.attentions).abs().max()) <= MAX_ERROR + 1e-6
+
+
+def test_view_top_k_keeps_k_weights_per_query(capsys, tmp_path):
+    path = tmp_path / "view.html"
+    assert run(capsys, "view", TEXT, "--out", str(path), "--top-k", "2")[0] == EXIT_OK
+    weights = decode_payload(embedded_payload(path.read_text(encoding="utf-8")))["token"]
+    assert int((weights > 0).sum(axis=-1).max()) <= 2
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["--layer", "6"], "layer 6 is out of range"),
+        (["--head", "-13"], "head -13 is out of range"),
+        (["--top-k", "0"], "--top-k"),
+    ],
+)
+def test_view_bad_input_exits_2(capsys, tmp_path, argv, needle):
+    path = tmp_path / "view.html"
+    code, out, err = run(capsys, "view", TEXT, "--out", str(path), *argv)
+    assert code == EXIT_BAD_INPUT and out == "" and needle in err
+    assert not path.exists()
 
 
 # ----- help, version --------------------------------------------------------
