@@ -704,6 +704,24 @@ def recompute_attention(model: str | tuple | None, text: str, layer: int) -> Ten
     >>> bool((mine - theirs).abs().max() < 1e-5)
     True
     """
+    return _recompute(model, text, layer)[0]
+
+
+def recompute_attentions(model: str | tuple | None, text: str) -> Tensor:
+    """Every layer's weights recomputed as in :func:`recompute_attention`, from one forward pass.
+
+    Returns:
+        ``[L, H, T, T]``, comparable with :attr:`AttentionMaps.attentions`.
+
+    >>> text = "Attention is all you need."
+    >>> diff = recompute_attentions(None, text) - attend(text).attentions
+    >>> bool(diff.abs().max() < 1e-5)
+    True
+    """
+    return torch.stack(_recompute(model, text, None))
+
+
+def _recompute(model, text: str, layer: int | None) -> list[Tensor]:
     _check_text(text, "text")
     tokenizer, net = load_model(model)
     modules = _self_attention_modules(net)
@@ -713,38 +731,54 @@ def recompute_attention(model: str | tuple | None, text: str, layer: int) -> Ten
             "knows BERT-style (query/key) and DistilBERT-style (q_lin/k_lin) attention."
         )
     num_layers = len(modules)
-    if not isinstance(layer, int) or not -num_layers <= layer < num_layers:
-        raise LayerOutOfRangeError(
-            f"layer {layer!r} is out of range: this model has {num_layers} layers, "
-            f"ids 0..{num_layers - 1} (0-indexed)."
-        )
-    module, q_proj, k_proj, num_heads = modules[layer]
+    if layer is not None:
+        if (
+            isinstance(layer, bool)
+            or not isinstance(layer, int)
+            or not -num_layers <= layer < num_layers
+        ):
+            raise LayerOutOfRangeError(
+                f"layer {layer!r} is out of range: this model has {num_layers} layers, "
+                f"ids 0..{num_layers - 1} (0-indexed)."
+            )
+        modules = [modules[layer]]
 
     encode = _encode_fast if getattr(tokenizer, "is_fast", False) else _encode_slow
     tensors, *_ = encode(tokenizer, text, None, model_max_tokens(tokenizer, net), False)
     if "token_type_ids" in tensors and "token_type_ids" not in _forward_args(net):
         del tensors["token_type_ids"]
 
-    captured: dict[str, Tensor] = {}
+    captured: list[Tensor | None] = [None] * len(modules)
 
-    def grab(_module, args, kwargs):
-        captured["x"] = args[0] if args else kwargs["hidden_states"]
+    def grabber(i):
+        def grab(_module, args, kwargs):
+            captured[i] = args[0] if args else kwargs["hidden_states"]
 
-    hook = module.register_forward_pre_hook(grab, with_kwargs=True)
+        return grab
+
+    hooks = [
+        module.register_forward_pre_hook(grabber(i), with_kwargs=True)
+        for i, (module, *_) in enumerate(modules)
+    ]
     try:
         with torch.inference_mode():
             net(**tensors)
     finally:
-        hook.remove()
+        for hook in hooks:
+            hook.remove()
 
+    results = []
     with torch.inference_mode():
-        x = captured["x"][0]  # [T, E], the layer input
-        t = x.shape[0]
-        q = q_proj(x).view(t, num_heads, -1).transpose(0, 1)  # [H, T, d_k]
-        k = k_proj(x).view(t, num_heads, -1).transpose(0, 1)  # [H, T, d_k]
-        # The additive padding mask BERT uses: 0 where a key may be seen, a huge negative where not.
-        keep = tensors["attention_mask"][0].to(x.device)
-        additive = (1.0 - keep.to(x.dtype)) * torch.finfo(x.dtype).min  # [T] over keys
-        v = torch.zeros(t, 1, dtype=x.dtype, device=x.device)  # values are not needed for weights
-        _, weights = scaled_dot_product_attention(q, k, v.expand(num_heads, t, 1), mask=additive)
-    return weights.clone()
+        for (_, q_proj, k_proj, num_heads), x in zip(modules, captured, strict=True):
+            x = x[0]  # [T, E], the layer input
+            t = x.shape[0]
+            q = q_proj(x).view(t, num_heads, -1).transpose(0, 1)  # [H, T, d_k]
+            k = k_proj(x).view(t, num_heads, -1).transpose(0, 1)  # [H, T, d_k]
+            # BERT's additive padding mask: 0 where a key may be seen, a huge negative where not.
+            keep = tensors["attention_mask"][0].to(x.device)
+            additive = (1.0 - keep.to(x.dtype)) * torch.finfo(x.dtype).min  # [T] over keys
+            v = torch.zeros(num_heads, t, 1, dtype=x.dtype, device=x.device)  # weights only
+            _, weights = scaled_dot_product_attention(q, k, v, mask=additive)
+            results.append(weights)
+    # Cloned outside inference mode: ordinary tensors the caller may modify.
+    return [w.clone() for w in results]

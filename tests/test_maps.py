@@ -336,8 +336,8 @@ def test_max_length_and_truncation():
     maps = attend("The dog chased the cat.", max_length=6, truncation=True)
     assert maps.tokens == ["[CLS]", "the", "dog", "chased", "the", "[SEP]"]
     assert maps.words == ["The", "dog", "chased", "the"]
-    long = attend("word " * 600, truncation=True)
-    assert long.num_tokens == 512
+    long = attend("word " * 600, truncation=True, max_length=16)
+    assert long.num_tokens == 16 and long.tokens[-1] == "[SEP]"
 
 
 def test_layer_and_head_out_of_range():

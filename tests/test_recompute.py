@@ -8,8 +8,8 @@ from tiny_models import build, reference_attentions
 
 import attnbook
 from attnbook import maps as maps_module
-from attnbook import recompute_attention
 from attnbook.errors import EmptyTextError, LayerOutOfRangeError, NotTextError
+from attnbook.maps import recompute_attention, recompute_attentions
 
 SENTENCES = [
     "The dog chased the cat.",
@@ -21,10 +21,12 @@ SENTENCES = [
 @pytest.mark.parametrize("text", SENTENCES)
 def test_every_layer_of_the_default_model(text):
     reference = attnbook.attend(text).attentions  # transformers' outputs.attentions
+    mine = recompute_attentions(None, text)
+    assert mine.shape == reference.shape
     for layer in range(reference.shape[0]):
-        mine = recompute_attention(None, text, layer)
-        assert mine.shape == reference[layer].shape
-        assert (mine - reference[layer]).abs().max().item() <= 1e-5, layer
+        assert (mine[layer] - reference[layer]).abs().max().item() <= 1e-5, layer
+    # the one-layer entry point computes the same thing
+    torch.testing.assert_close(recompute_attention(None, text, 4), mine[4], atol=0, rtol=0)
 
 
 @pytest.mark.parametrize("family", ["distilbert", "roberta", "electra"])
@@ -32,9 +34,9 @@ def test_every_layer_of_other_families(family, tmp_path):
     path = build(family, tmp_path)
     text = "The dog chased the cat, unbelievably."
     reference = reference_attentions(path, text)
+    mine = recompute_attentions(str(path), text)
     for layer in range(reference.shape[0]):
-        mine = recompute_attention(str(path), text, layer)
-        assert (mine - reference[layer]).abs().max().item() <= 1e-5, (family, layer)
+        assert (mine[layer] - reference[layer]).abs().max().item() <= 1e-5, (family, layer)
 
 
 def test_uses_the_library_formula(monkeypatch):
@@ -53,9 +55,8 @@ def test_uses_the_library_formula(monkeypatch):
 
 def test_a_different_layer_gives_different_weights():
     # guards against returning the same captured input for every layer
-    a = recompute_attention(None, "The dog chased the cat.", 0)
-    b = recompute_attention(None, "The dog chased the cat.", 1)
-    assert (a - b).abs().max().item() > 1e-3
+    both = recompute_attentions(None, "The dog chased the cat.")
+    assert (both[0] - both[1]).abs().max().item() > 1e-3
 
 
 def test_bad_input():
@@ -65,6 +66,8 @@ def test_bad_input():
         recompute_attention(None, " ", 0)
     with pytest.raises(NotTextError):
         recompute_attention(None, 3.14, 0)
+    with pytest.raises(LayerOutOfRangeError):
+        recompute_attention(None, "The dog.", True)
     torch.testing.assert_close(
-        recompute_attention(None, "The dog.", -1), recompute_attention(None, "The dog.", 5)
+        recompute_attention(None, "The dog.", -1), recompute_attentions(None, "The dog.")[5]
     )
