@@ -19,7 +19,7 @@ from attnbook.errors import (
     UnsupportedModelError,
     WordNotFoundError,
 )
-from attnbook.maps import AttentionMaps, attend, recompute_attention
+from attnbook.maps import AttentionMaps, attend, recompute_attention, recompute_attentions
 from attnbook.mechanism import (
     MultiHeadAttention,
     causal_mask,
@@ -62,6 +62,7 @@ __all__ = [
     "attend",
     "load_model",
     "recompute_attention",
+    "recompute_attentions",
     "MultiHeadAttention",
     "causal_mask",
     "padding_mask",
