@@ -5,6 +5,7 @@ The package behind the attnbook book: attention written from scratch
 """
 
 from attnbook.errors import (
+    AnalysisInputError,
     AttnbookError,
     EmptyTextError,
     HeadOutOfRangeError,
@@ -45,6 +46,7 @@ def __getattr__(name: str):
 
 __all__ = [
     "DEFAULT_MODEL",
+    "AnalysisInputError",
     "AttentionMaps",
     "AttnbookError",
     "EmptyTextError",
