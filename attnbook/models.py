@@ -215,6 +215,8 @@ def load_model(
                 f"expected a (tokenizer, model) pair, got a tuple of {len(name)} items."
             )
         tokenizer, model = name
+        if any(model is cached for _, cached in _CACHE.values()):
+            return tokenizer, model  # loaded (and checked) by load_model already
         if not callable(getattr(tokenizer, "tokenize", None)):
             raise UnsupportedModelError(
                 f"the first item of the pair must be a tokenizer, got {type(tokenizer).__name__}; "
