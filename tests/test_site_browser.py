@@ -1,0 +1,387 @@
+"""The built book in a real browser (Debian chromium via Playwright), network blocked.
+
+Runs over the site that ``nox -s docs`` writes (``docs/_build/html``, or the
+directory in ``$ATTNBOOK_SITE``), served by a local ``http.server`` thread:
+run ``nox -s docs site-tests`` or ``pytest -m site`` after a build. Every
+request that does not go to that local server is blocked and recorded, so a
+page that needs the network fails here.
+
+Skipped, with the reason, when the site has not been built or chromium /
+Playwright are missing.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import shutil
+import threading
+import urllib.parse
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.site]
+
+ROOT = Path(__file__).resolve().parent.parent
+SITE = Path(os.environ.get("ATTNBOOK_SITE", ROOT / "docs" / "_build" / "html")).resolve()
+EDITIONS = ("en", "ja")
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+# Pages that are not the book's pages: Sphinx's generated index and search page
+# (search has its own test), and the copied sources.
+SKIPPED_PAGES = {"genindex.html", "search.html", "py-modindex.html"}
+SKIPPED_DIRS = {"_static", "_sources", "_images", "jupyter_execute", "_downloads"}
+
+if not (SITE / "en" / "index.html").is_file():
+    pytest.skip(
+        f"the site is not built: {SITE / 'en' / 'index.html'} is missing "
+        "(run `nox -s docs` first, or point ATTNBOOK_SITE at a built site)",
+        allow_module_level=True,
+    )
+playwright_api = pytest.importorskip(
+    "playwright.sync_api", reason="Playwright for Python is not installed (pip install playwright)"
+)
+if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
+    pytest.skip("chromium is not installed (apt-get install chromium)", allow_module_level=True)
+
+
+def book_pages(edition: str) -> list[str]:
+    """Paths (relative to the site root, POSIX) of an edition's pages."""
+    base = SITE / edition
+    pages = []
+    for path in sorted(base.rglob("*.html")):
+        rel = path.relative_to(base)
+        if rel.name in SKIPPED_PAGES or SKIPPED_DIRS & set(rel.parts[:-1]):
+            continue
+        pages.append(f"{edition}/{rel.as_posix()}")
+    return pages
+
+
+PAGES = [page for edition in EDITIONS for page in book_pages(edition)]
+CHAPTERS = [p for p in PAGES if "/chapters/" in p]
+
+
+# ----- the local server and the browser --------------------------------------
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format, *args):  # noqa: A002 - the base class's name
+        pass
+
+
+@pytest.fixture(scope="session")
+def site_url():
+    handler = functools.partial(_QuietHandler, directory=str(SITE))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    with playwright_api.sync_playwright() as p:
+        exe = CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium")
+        b = p.chromium.launch(executable_path=exe, args=ARGS)
+        yield b
+        b.close()
+
+
+class Tab:
+    """A browser context that may only talk to the local server; records what went wrong."""
+
+    def __init__(self, browser, base: str, **context_options):
+        self.base = base
+        self.context = browser.new_context(**context_options)
+        self.errors: list[str] = []  # console errors and uncaught exceptions
+        self.blocked: list[str] = []  # requests that tried to leave the machine
+        self.failed: list[str] = []  # local requests that failed or returned >= 400
+        self.context.route("**/*", self._route)
+        self.page = self.context.new_page()
+        self.page.on("console", self._console)
+        self.page.on("pageerror", lambda e: self.errors.append(f"uncaught: {e}"))
+        self.page.on(
+            "requestfailed",
+            lambda r: (
+                self.failed.append(f"{r.url} ({r.failure})") if r.url.startswith(base) else None
+            ),
+        )
+        self.page.on(
+            "response",
+            lambda r: self.failed.append(f"{r.url} (HTTP {r.status})") if r.status >= 400 else None,
+        )
+
+    def _console(self, message):
+        if message.type == "error":
+            self.errors.append(f"console: {message.text} @ {message.location.get('url', '')}")
+
+    def _route(self, route):
+        url = route.request.url
+        if url.startswith(self.base) or url.startswith(("data:", "blob:")):
+            route.continue_()
+        else:
+            self.blocked.append(url)
+            route.abort()
+
+    def open(self, path: str):
+        self.page.goto(self.base + path, wait_until="load")
+        # Let deferred scripts (theme, MathJax, views) run and log their errors.
+        self.page.wait_for_load_state("networkidle")
+        return self.page
+
+    def problems(self) -> dict[str, list[str]]:
+        return {
+            k: v
+            for k, v in {
+                "errors": self.errors,
+                "blocked": self.blocked,
+                "failed": self.failed,
+            }.items()
+            if v
+        }
+
+    def close(self):
+        self.context.close()
+
+
+@pytest.fixture
+def tab(browser, site_url):
+    tabs: list[Tab] = []
+
+    def make(**context_options) -> Tab:
+        tabs.append(Tab(browser, site_url, **context_options))
+        return tabs[-1]
+
+    yield make
+    for t in tabs:
+        t.close()
+
+
+def other_edition(page: str) -> str:
+    edition, rest = page.split("/", 1)
+    return f"{'ja' if edition == 'en' else 'en'}/{rest}"
+
+
+# ----- every page ------------------------------------------------------------
+
+
+def test_both_editions_have_the_same_pages():
+    en = {p.split("/", 1)[1] for p in PAGES if p.startswith("en/")}
+    ja = {p.split("/", 1)[1] for p in PAGES if p.startswith("ja/")}
+    assert en == ja
+    assert any(p.startswith("chapters/") for p in en), "no chapter pages were built"
+
+
+ASSET_URLS = """() => [
+  ...[...document.querySelectorAll('img[src]')].map(e => ['img', e.src]),
+  ...[...document.querySelectorAll('link[rel~=stylesheet][href]')].map(e => ['css', e.href]),
+  ...[...document.querySelectorAll('link[rel~=preload][href]')].map(e => ['preload', e.href]),
+  ...[...document.querySelectorAll('script[src]')].map(e => ['script', e.src]),
+  ...[...document.querySelectorAll('source[srcset], img[srcset]')].map(e => ['srcset', e.srcset]),
+]"""
+
+BROKEN_IMAGES = """() => [...document.images]
+  .filter(i => i.loading !== 'lazy' || i.complete)
+  .filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)"""
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_loads_cleanly_from_the_site_itself(tab, page):
+    t = tab()
+    p = t.open(page)
+    assert p.title(), f"{page} has no title"
+    assets = p.evaluate(ASSET_URLS)
+    foreign = [(kind, url) for kind, url in assets if not url.startswith(t.base)]
+    assert foreign == [], f"{page} references assets outside the site"
+    p.evaluate("() => Promise.all([...document.images].map(i => i.decode().catch(() => null)))")
+    assert p.evaluate(BROKEN_IMAGES) == [], f"{page} has images that did not load"
+    assert t.problems() == {}, f"{page}: {t.problems()}"
+    edition = page.split("/", 1)[0]
+    assert p.get_attribute("html", "lang") == edition
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_language_switcher_points_to_the_same_page(tab, site_url, page):
+    p = tab().open(page)
+    links = p.eval_on_selector_all(".attnbook-lang-switch a", "els => els.map(e => e.href)")
+    targets = {urllib.parse.urlsplit(href).path.lstrip("/") for href in links}
+    assert other_edition(page) in targets, f"{page}: switcher links {links}"
+    for target in targets:
+        assert (SITE / target).is_file(), f"{page}: the switcher links to a missing page {target}"
+
+
+@pytest.mark.parametrize("page", CHAPTERS[:1] + [p for p in CHAPTERS if p.startswith("ja/")][:1])
+def test_clicking_the_language_switcher_lands_on_the_translation(tab, page):
+    t = tab()
+    p = t.open(page)
+    target = other_edition(page)
+    p.click(f".attnbook-lang-switch a[href$='{target.split('/', 1)[1]}'][href*='{target[:2]}/']")
+    p.wait_for_url(t.base + target)
+    assert p.get_attribute("html", "lang") == target[:2]
+    # The same chapter: figures come from the shared execution, so the same image files.
+    figures = "els => els.map(e => e.getAttribute('src').split('/').pop())"
+    here = p.eval_on_selector_all("main img", figures)
+    there = tab().open(page).eval_on_selector_all("main img", figures)
+    assert here == there
+    assert t.problems() == {}
+
+
+# ----- light / dark theme ------------------------------------------------------
+
+THEME_FIX = (
+    "the theme's inline script sets data-mode from localStorage or the template variable "
+    '"default_mode"; with neither (a first visit) it is "" and pydata-sphinx-theme logs '
+    '"Got invalid theme mode". Fix: html_context["default_mode"] = "auto" in docs/conf.py'
+)
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_first_visit_has_a_valid_theme_mode_that_follows_the_os(tab, scheme):
+    t = tab(color_scheme=scheme)  # a fresh context: empty localStorage, like a first visit
+    p = t.open(CHAPTERS[0] if CHAPTERS else "en/index.html")
+    invalid = [e for e in t.errors if "invalid theme mode" in e]
+    assert invalid == [], THEME_FIX
+    assert p.get_attribute("html", "data-mode") in {"auto", "light", "dark"}, THEME_FIX
+    assert p.get_attribute("html", "data-theme") == scheme
+
+
+# ----- the root page ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("locale", "edition"), [("ja-JP", "ja"), ("en-US", "en"), ("fr-FR", "en"), ("ja", "ja")]
+)
+def test_root_page_routes_by_browser_language(tab, locale, edition):
+    t = tab(locale=locale)
+    t.page.goto(t.base + "index.html")
+    t.page.wait_for_url(f"{t.base}{edition}/index.html")
+    assert t.page.get_attribute("html", "lang") == edition
+    assert t.problems() == {}
+
+
+def test_root_page_links_work_without_javascript(tab):
+    t = tab(java_script_enabled=False)
+    p = t.open("index.html")
+    hrefs = p.eval_on_selector_all("a[hreflang]", "els => els.map(e => e.getAttribute('href'))")
+    assert sorted(hrefs) == ["en/index.html", "ja/index.html"]
+    assert all((SITE / h).is_file() for h in hrefs)
+
+
+# ----- search ------------------------------------------------------------------
+
+RESULTS = "#search-results ul.search li"
+SEARCH_DONE = """() => {
+  const s = document.querySelector('#search-results .search-summary, #search-results p');
+  return s && !/^\\s*$/.test(s.textContent) && !/Preparing|Searching|準備|検索中/.test(s.textContent)
+      || document.querySelectorAll('#search-results ul.search li').length > 0;
+}"""
+
+
+def search(tab, edition: str, word: str) -> tuple[list[str], Tab]:
+    t = tab()
+    p = t.open(f"{edition}/search.html?q={urllib.parse.quote(word)}")
+    p.wait_for_function(SEARCH_DONE, timeout=20_000)
+    p.wait_for_timeout(300)  # results are appended one by one
+    return p.eval_on_selector_all(f"{RESULTS} a", "els => els.map(e => e.href)"), t
+
+
+@pytest.mark.parametrize(
+    ("edition", "word", "expected_page"),
+    [
+        ("ja", "ソフトマックス", "chapters/02-scaled-dot-product.html"),
+        ("en", "softmax", "chapters/02-scaled-dot-product.html"),
+    ],
+)
+def test_search_finds_a_word_of_the_edition(tab, edition, word, expected_page):
+    page_text = (SITE / edition / expected_page).read_text(encoding="utf-8")
+    assert word in page_text, f"test premise: {word!r} should be on {edition}/{expected_page}"
+    links, t = search(tab, edition, word)
+    paths = {urllib.parse.urlsplit(link).path.lstrip("/") for link in links}
+    assert f"{edition}/{expected_page}" in paths, f"search for {word!r} found {sorted(paths)}"
+    assert all(path.startswith(f"{edition}/") for path in paths)
+    assert t.problems() == {}
+
+
+def test_search_control_an_absent_word_finds_nothing(tab):
+    links, t = search(tab, "en", "zqxjvwk")
+    assert links == []
+    assert t.problems() == {}
+
+
+def test_japanese_edition_does_not_find_english_only_words(tab):
+    # The Japanese index holds the translated text: an English prose word of
+    # chapter 2 that the translation does not use must not be found there.
+    ja_text = (SITE / "ja" / "chapters" / "02-scaled-dot-product.html").read_text("utf-8")
+    en_text = (SITE / "en" / "chapters" / "02-scaled-dot-product.html").read_text("utf-8")
+    word = next(
+        (
+            w
+            for w in ("sharpens", "steps", "ingredients", "weights")
+            if w in en_text and w not in ja_text
+        ),
+        None,
+    )
+    if word is None:
+        pytest.skip("no English-only word on chapter 2 to check the Japanese index against")
+    links, _ = search(tab, "ja", word)
+    assert not any("02-scaled-dot-product" in link for link in links)
+
+
+# ----- interactive views on chapter pages -------------------------------------
+
+VIEW_PAGES = [p for p in CHAPTERS if "attnbook-view" in (SITE / p).read_text(encoding="utf-8")]
+
+HIGHLIGHTED = "els => els.map(e => [e.dataset.q, e.dataset.k, e.dataset.w].join(','))"
+
+
+@pytest.mark.skipif(
+    not VIEW_PAGES, reason="no chapter page of the built site has an interactive view"
+)
+@pytest.mark.parametrize("page", VIEW_PAGES or ["-"])
+def test_interactive_views_on_chapter_pages_work(tab, page):
+    t = tab()
+    p = t.open(page)
+    views = p.locator(".attnbook-view")
+    count = views.count()
+    assert count > 0
+    p.wait_for_function(
+        f"document.querySelectorAll('.attnbook-view[data-attnbook-ready=\"true\"]').length === {count}",
+        timeout=20_000,
+    )
+    for i in range(count):
+        view = views.nth(i)
+        view.scroll_into_view_if_needed()
+        layer = view.locator("select[data-role=layer]")
+        options = layer.locator("option").evaluate_all("els => els.map(e => e.value)")
+        assert len(options) >= 2
+        layer.select_option(options[1])
+        assert f"layer {options[1]}" in view.locator(".ab-caption").text_content()
+        tokens = view.locator(".ab-tok[data-side=q]")
+        assert tokens.count() >= 2
+        tokens.nth(1).hover()
+        first = view.locator("line.ab-hl").evaluate_all(HIGHLIGHTED)
+        tokens.nth(tokens.count() - 1).hover()
+        second = view.locator("line.ab-hl").evaluate_all(HIGHLIGHTED)
+        assert first and second and first != second, f"{page}: hovering changed nothing"
+    assert t.problems() == {}, f"{page}: {t.problems()}"
+
+
+def test_network_guard_catches_a_request(tab):
+    # Control for every "blocked == []" above: a request off the machine is seen.
+    t = tab()
+    p = t.open("en/index.html")
+    p.evaluate("fetch('https://cdn.example.com/x.js').catch(() => null)")
+    p.wait_for_timeout(300)
+    assert t.blocked == ["https://cdn.example.com/x.js"]
