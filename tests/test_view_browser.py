@@ -8,6 +8,8 @@ Playwright is missing; CI installs both. A screenshot of each view is kept in
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -288,3 +290,60 @@ def test_view_follows_the_page_theme(tab, dog, tmp_path):
     page = tab().open(path)
     page.evaluate("document.documentElement.dataset.theme = 'dark'")
     assert _fg(page) == dark
+
+
+_CONF = """
+extensions = ["myst_nb"]
+nb_execution_mode = "off"
+html_theme = "sphinx_book_theme"
+exclude_patterns = ["_build"]
+"""
+
+
+@pytest.mark.slow
+def test_views_work_as_myst_nb_cell_outputs_on_the_book_theme(tab, dog, tmp_path):
+    """Build a one-page myst-nb site whose cell outputs are two views, then use it offline."""
+    nbformat = pytest.importorskip("nbformat")
+    pytest.importorskip("myst_nb")
+    pytest.importorskip("sphinx_book_theme")
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "conf.py").write_text(_CONF, encoding="utf-8")
+    cells = [nbformat.v4.new_markdown_cell("# Views\n\nTwo views on one page.")]
+    for view, code in ((head_view(dog), "head_view(maps)"), (model_view(dog), "model_view(maps)")):
+        cell = nbformat.v4.new_code_cell(code)
+        cell.outputs = [
+            nbformat.v4.new_output(
+                "display_data", data={"text/html": view.html, "text/plain": repr(view)}
+            )
+        ]
+        cells.append(cell)
+    nb = nbformat.v4.new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nbformat.write(nb, src / "index.ipynb")
+    out = tmp_path / "html"
+    build = subprocess.run(
+        [sys.executable, "-m", "sphinx", "-b", "html", "-q", "-W", str(src), str(out)],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert build.returncode == 0, build.stderr
+    t = tab()
+    page = t.open(out / "index.html", ready=2)
+    model = ".attnbook-view[data-kind=model]"
+    page.hover(f"{model} .ab-tok[data-side=q][data-index='3']")
+    assert {q for q, _, _ in _highlighted(page, model)} == {3}
+    # The theme's own dark mode switch (html[data-theme]) restyles the view.
+    light = _fg(page)
+    page.evaluate("document.documentElement.dataset.theme = 'dark'")
+    assert _fg(page) != light
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "myst_nb_page_dark.png"), full_page=True)
+    # pydata-sphinx-theme itself logs this on file:// pages (no stored theme mode).
+    theirs = "Got invalid theme mode"
+    assert [e for e in t.errors if not e.startswith(theirs)] == [] and t.blocked == []

@@ -273,7 +273,8 @@
           "aria-label": "layer " + l + ", head " + hd,
           "data-layer": String(l), "data-head": String(hd),
         }, grid);
-        var cv = h("canvas", { width: "60", height: "60" }, b);
+        // Drawn at twice its CSS size so the lines stay sharp on high-density screens.
+        var cv = h("canvas", { width: "88", height: "88" }, b);
         (function (layer, head) {
           b.addEventListener("click", function () {
             state.layer = layer;
@@ -294,18 +295,19 @@
     for (var t = 0; t < thumbs.length; t++) {
       var th = thumbs[t], ctx = th.canvas.getContext("2d");
       if (!ctx) continue;
-      ctx.clearRect(0, 0, 60, 60);
+      var size = th.canvas.width, top = 0.05 * size;
+      ctx.clearRect(0, 0, size, size);
       ctx.strokeStyle = colour;
-      ctx.lineWidth = 1;
-      var step = 56 / Math.max(n - 1, 1);
+      ctx.lineWidth = 1.5;
+      var step = (size - 2 * top) / Math.max(n - 1, 1);
       var entries = lv.entries(th.layer, th.head, opts.threshold);
       for (var e = 0; e < entries.length; e++) {
         var i = entries[e][0], j = entries[e][1];
         if (f && ((f.side === "q" && f.index !== i) || (f.side === "k" && f.index !== j))) continue;
         ctx.globalAlpha = entries[e][2];
         ctx.beginPath();
-        ctx.moveTo(6, 2 + i * step);
-        ctx.lineTo(54, 2 + j * step);
+        ctx.moveTo(0.1 * size, top + i * step);
+        ctx.lineTo(0.9 * size, top + j * step);
         ctx.stroke();
       }
       ctx.globalAlpha = 1;
