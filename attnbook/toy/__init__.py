@@ -1,0 +1,70 @@
+"""A controlled experiment: a bilingual toy grammar and a tiny transformer whose heads learn syntax.
+
+- :mod:`attnbook.toy.grammar` -- English SVO and Japanese SOV/OSV sentences with gold structure.
+- :mod:`attnbook.toy.model` -- a small pre-LN encoder built on :class:`attnbook.MultiHeadAttention`.
+- :mod:`attnbook.toy.train` -- reproducible masked-word training with an on-disk cache.
+- :mod:`attnbook.toy.evaluate` -- Clark et al. (2019) style head scores vs fixed-offset baselines.
+
+Layers and heads are 0-indexed throughout.
+"""
+
+from attnbook.toy.evaluate import (
+    ALL_GROUPS,
+    RELATIONS,
+    attention_maps,
+    clark_table,
+    encode,
+    head_accuracy,
+    offset_baseline,
+    particle_heads,
+)
+from attnbook.toy.grammar import (
+    GROUPS,
+    VOCAB,
+    Sentence,
+    ToyGrammarError,
+    generate,
+    make_split,
+    parse,
+)
+from attnbook.toy.model import ToyEncoder, ToyOutput
+from attnbook.toy.train import (
+    EXAMPLES,
+    ToyCacheWarning,
+    ToyConfig,
+    TrainResult,
+    cache_dir,
+    cache_path,
+    load_or_train,
+    train,
+    weights_hash,
+)
+
+__all__ = [
+    "ALL_GROUPS",
+    "EXAMPLES",
+    "GROUPS",
+    "RELATIONS",
+    "VOCAB",
+    "Sentence",
+    "ToyCacheWarning",
+    "ToyConfig",
+    "ToyEncoder",
+    "ToyGrammarError",
+    "ToyOutput",
+    "TrainResult",
+    "attention_maps",
+    "cache_dir",
+    "cache_path",
+    "clark_table",
+    "encode",
+    "generate",
+    "head_accuracy",
+    "load_or_train",
+    "make_split",
+    "offset_baseline",
+    "parse",
+    "particle_heads",
+    "train",
+    "weights_hash",
+]

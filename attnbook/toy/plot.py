@@ -1,0 +1,175 @@
+"""Figures of the toy experiment (matplotlib; Japanese renders via matplotlib-fontja).
+
+Drawn with attnbook's shared style (:mod:`attnbook.plot.style`); save them
+with :func:`attnbook.plot.save` for byte-identical SVG/PNG/PDF files.
+Layers and heads are **0-indexed** in every label.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib_fontja  # noqa: F401  (registers IPAexGothic, so 「猫」 renders)
+import torch
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from attnbook.plot._axes import PlotInputError, discrete_colours, new_axes
+from attnbook.plot.matrix import weights_heatmap
+from attnbook.plot.style import style_context
+from attnbook.toy.evaluate import ALL_GROUPS, RELATIONS, TARGETS, attention_maps, offset_baseline
+from attnbook.toy.grammar import Sentence, parse
+from attnbook.toy.model import ToyEncoder
+from attnbook.toy.train import EXAMPLES, TrainResult
+
+__all__ = ["emergence", "head_heatmap", "verb_row_history"]
+
+
+def _sentence(sentence: str | Sentence) -> Sentence:
+    return parse(sentence) if isinstance(sentence, str) else sentence
+
+
+def _check_head(model: ToyEncoder, layer: int, head: int) -> None:
+    if not 0 <= layer < model.num_layers or not 0 <= head < model.num_heads:
+        raise PlotInputError(
+            f"layer {layer}, head {head} does not exist: the model has layers "
+            f"0..{model.num_layers - 1} and heads 0..{model.num_heads - 1} (0-indexed)"
+        )
+
+
+def head_heatmap(
+    model: ToyEncoder,
+    sentence: str | Sentence,
+    layer: int,
+    head: int,
+    *,
+    ax: Axes | None = None,
+) -> Figure:
+    """One head's full attention matrix on one sentence; the verb's row is outlined.
+
+    >>> from attnbook.toy import ToyEncoder, VOCAB
+    >>> fig = head_heatmap(ToyEncoder(len(VOCAB), 10, 16, 1, 2), "猫 を 犬 が 追う", 0, 1)
+    >>> fig.axes[0].get_title()
+    'layer 0, head 1 (0-indexed)'
+    """
+    s = _sentence(sentence)
+    _check_head(model, layer, head)
+    weights = attention_maps(model, [s])[0, layer, head]
+    fig = weights_heatmap(
+        weights, s.tokens, s.tokens, ax=ax, title=f"layer {layer}, head {head} (0-indexed)"
+    )
+    with style_context():
+        from matplotlib.patches import Rectangle
+
+        fig.axes[0].add_patch(
+            Rectangle((-0.5, s.verb - 0.5), len(s), 1, fill=False, edgecolor="crimson", linewidth=2)
+        )
+    return fig
+
+
+def _best_heads(result: TrainResult, target: str, pairs) -> dict[tuple[str, str], tuple]:
+    acc = result.snapshots.accuracy[-1, TARGETS.index(target)]  # [L, H, G, R]
+    best = {}
+    for group, relation in pairs:
+        a = acc[:, :, ALL_GROUPS.index(group), RELATIONS.index(relation)]
+        flat = int(torch.nan_to_num(a, nan=-1.0).flatten().argmax())
+        best[(group, relation)] = divmod(flat, a.shape[1])
+    return best
+
+
+def emergence(
+    result: TrainResult,
+    pairs: Sequence[tuple[str, str]] = (("ja-both", "subject"), ("ja-both", "object")),
+    *,
+    target: str = "noun",
+    ax: Axes | None = None,
+) -> Figure:
+    """Accuracy of the finally-best head for each (group, relation) over training.
+
+    Solid lines: the head that is best at the end of training, at every
+    snapshot (on the probe sentences). Dashed: the best fixed offset on the
+    same sentences, which does not change with training.
+
+    >>> from attnbook.toy import ToyConfig, train
+    >>> r = train(ToyConfig(d_model=8, num_layers=1, num_heads=2, d_ff=8, n_train=100,
+    ...                     n_test=40, steps=4, snapshot_every=2, n_probe=40))
+    >>> fig = emergence(r)
+    >>> len(fig.axes[0].lines)
+    4
+    """
+    if target not in TARGETS:
+        raise PlotInputError(f"target must be one of {TARGETS}, got {target!r}")
+    for group, relation in pairs:
+        if group not in ALL_GROUPS or relation not in RELATIONS:
+            raise PlotInputError(
+                f"unknown (group, relation) {(group, relation)!r}; groups: {ALL_GROUPS}, "
+                f"relations: {RELATIONS}"
+            )
+    steps = result.snapshots.steps
+    acc = result.snapshots.accuracy[:, TARGETS.index(target)]  # [S, L, H, G, R]
+    _, test = result.sentences()
+    probe = test[: result.config.n_probe]
+    offsets = offset_baseline(probe, target=target)
+    best = _best_heads(result, target, pairs)
+    colours = discrete_colours(len(pairs))
+    with style_context():
+        fig, ax = new_axes(ax, (6.4, 3.6))
+        for colour, (group, relation) in zip(colours, pairs, strict=True):
+            layer, head = best[(group, relation)]
+            curve = acc[:, layer, head, ALL_GROUPS.index(group), RELATIONS.index(relation)]
+            ax.plot(
+                steps,
+                curve.tolist(),
+                color=colour,
+                marker="o",
+                markersize=3,
+                label=f"{group} {relation}: layer {layer}, head {head}",
+            )
+            chosen = offsets[(offsets.group == group) & (offsets.relation == relation)]
+            row = chosen.loc[chosen.accuracy.idxmax()]
+            ax.axhline(
+                float(row.accuracy),
+                color=colour,
+                linestyle="--",
+                linewidth=1,
+                label=f"{group} {relation}: best fixed offset ({int(row.offset):+d})",
+            )
+        ax.set_xlabel("training step")
+        ax.set_ylabel("accuracy (argmax of the verb's row)")
+        ax.set_ylim(-0.02, 1.02)
+        ax.legend(fontsize="small", loc="lower right")
+    return fig
+
+
+def verb_row_history(
+    result: TrainResult,
+    layer: int,
+    head: int,
+    *,
+    example: int = 2,
+    every: int = 1,
+    ax: Axes | None = None,
+) -> Figure:
+    """The verb's attention row of one head at each snapshot, for one of :data:`EXAMPLES`.
+
+    Rows are training steps (top: before training), columns the example's words.
+    ``every`` keeps every n-th snapshot (the last one is always kept).
+    """
+    _check_head(result.model, layer, head)
+    if not 0 <= example < len(EXAMPLES):
+        raise PlotInputError(f"example must be 0..{len(EXAMPLES) - 1}, got {example}")
+    if every < 1:
+        raise PlotInputError(f"every must be >= 1, got {every}")
+    s = parse(EXAMPLES[example])
+    keep = list(range(0, len(result.snapshots.steps), every))
+    if keep[-1] != len(result.snapshots.steps) - 1:
+        keep.append(len(result.snapshots.steps) - 1)
+    rows = result.snapshots.rows[keep, example, layer, head, : len(s)]
+    return weights_heatmap(
+        rows,
+        [f"step {result.snapshots.steps[i]}" for i in keep],
+        s.tokens,
+        ax=ax,
+        annotate=False,
+        title=f"row of 「{s.tokens[s.verb]}」, layer {layer}, head {head} (0-indexed)",
+    )

@@ -1,0 +1,79 @@
+"""Benchmark: training the default toy model takes at most 60 s on this 2-core machine.
+
+Trains ``ToyConfig()`` for each seed (never from the cache: the point is the
+training time), prints wall-clock and CPU time per seed, then the best head
+against the best fixed offset per group and relation for each seed and the
+spread across seeds. Exits 1 if any training run exceeds the limit.
+
+The toy model is tiny, so one thread is fastest (a second thread mostly adds
+synchronisation, and other processes usually want the other core);
+``--threads`` overrides. CPU time is printed beside wall time so a slow run
+caused by other processes on the machine can be told apart from a slow model.
+
+    python benchmarks/bench_toy.py [--seeds 0 1 2 3 4] [--threads 1] [--limit 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import pandas as pd
+import torch
+
+from attnbook.toy import ToyConfig, clark_table, particle_heads, train
+from attnbook.toy.experiment import seed_summary
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--limit", type=float, default=60.0, help="seconds per training run")
+    args = parser.parse_args()
+
+    config = ToyConfig()
+    print(f"config: {config}")
+    print(f"torch {torch.__version__}, {args.threads} thread(s)")
+    tables, particles, slow = [], [], []
+    for seed in args.seeds:
+        cpu = time.process_time()
+        result = train(config.replace(seed=seed), num_threads=args.threads)
+        cpu = time.process_time() - cpu
+        print(
+            f"seed {seed}: {result.seconds:.1f} s wall, {cpu:.1f} s CPU, "
+            f"final loss {result.final_loss:.4f}, weights {result.weights_hash[:16]}",
+            flush=True,
+        )
+        if result.seconds > args.limit:
+            slow.append((seed, result.seconds))
+        _, test = result.sentences()
+        for target in ("noun", "noun_or_particle"):
+            t = clark_table(result.model, test, target=target)
+            t.insert(0, "target", target)
+            t.insert(0, "seed", seed)
+            tables.append(t)
+            p = particle_heads(result.model, test, target=target).groupby("relation").head(1)
+            p.insert(0, "target", target)
+            p.insert(0, "seed", seed)
+            particles.append(p)
+
+    table = pd.concat(tables, ignore_index=True)
+    with pd.option_context("display.width", 200, "display.max_rows", 500, "display.precision", 3):
+        for target in ("noun", "noun_or_particle"):
+            print(f"\n== best head vs best fixed offset (target={target}), per seed ==")
+            print(table[table.target == target].drop(columns="target").to_string(index=False))
+            print(f"\n== spread across seeds (target={target}) ==")
+            print(seed_summary(table[table.target == target]).to_string(index=False))
+        print("\n== best particle-following head per relation, per seed ==")
+        print(pd.concat(particles, ignore_index=True).to_string(index=False))
+    if slow:
+        print(f"\nFAIL: training took longer than {args.limit:.0f} s for seeds {slow}")
+        return 1
+    print(f"\nOK: every training run took at most {args.limit:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
