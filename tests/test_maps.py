@@ -396,3 +396,30 @@ def test_hand_built_maps_are_checked():
         text="dog",
     )
     assert special_as_list.special.dtype == torch.bool
+
+
+# ----- property: words, pieces and text agree --------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+VOCABULARY = ["The", "dog", "Café", "unbelievably", "naïve", "don't", "x-ray", "42", "!", "東京"]
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.lists(st.sampled_from(VOCABULARY), min_size=1, max_size=8), st.sampled_from([" ", "  "]))
+def test_words_are_spans_in_order_and_pieces_spell_them(chosen, gap):
+    from attnbook.maps import _fold
+
+    text = gap.join(chosen)
+    maps = attend(text)
+    position = 0
+    for w, word in enumerate(maps.words):
+        found = text.find(word, position)
+        assert found >= 0, (word, text)  # each word is a span of the text, in order
+        position = found + len(word)
+        pieces = [maps.tokens[i] for i, wid in enumerate(maps.word_ids) if wid == w]
+        if "[UNK]" not in pieces:
+            assert "".join(p.removeprefix("##") for p in pieces) == _fold(word)
+    assert maps.special.tolist() == [wid is None for wid in maps.word_ids]
+    assert sorted({w for w in maps.word_ids if w is not None}) == list(range(len(maps.words)))
