@@ -195,3 +195,42 @@ def test_task_head_models_and_fused_attention():
     assert norms.head_norms.shape == (2, 4, 4, 4)
     with pytest.raises(NoAttentionError, match="eager"):
         attention_norms_from_inputs(tiny_bert("sdpa"), ids)
+
+
+def test_sentence_pairs_use_attends_input(pair):
+    norms = attention_norms("The tide came in.", pair, pair="Boats floated.")
+    assert norms.maps.pair == "Boats floated."
+    assert norms.tokens.count("[SEP]") == 2
+    torch.testing.assert_close(norms.attentions, norms.maps.attentions)
+
+
+@pytest.mark.parametrize("family", ["roberta", "electra"])
+def test_other_bert_style_families(family, tmp_path):
+    from tiny_models import build
+
+    path = str(build(family, tmp_path))
+    norms = attention_norms("The dog chased the cat.", path)
+    assert norms.tokens == norms.maps.tokens
+    torch.testing.assert_close(norms.attentions, norms.maps.attentions)
+    _, model = attnbook.load_model(path)
+    layers = bert_attention_modules(model)
+    with torch.no_grad():
+        hidden = model(
+            input_ids=torch.tensor([model_ids(path, norms.tokens)]), output_hidden_states=True
+        ).hidden_states
+    for i, modules in enumerate(layers):
+        f = transformed_vectors(modules, hidden[i][0], model.config.num_attention_heads)
+        vectors = norms.attentions[i].double()[..., None] * f[:, None]
+        torch.testing.assert_close(norms.layer_norms[i], vectors.sum(0).norm(dim=-1).float())
+
+
+def model_ids(path, tokens):
+    tokenizer, _ = attnbook.load_model(path)
+    return tokenizer.convert_tokens_to_ids(tokens)
+
+
+def test_distilbert_checkpoint_is_unsupported(tmp_path):
+    from tiny_models import build
+
+    with pytest.raises(UnsupportedModelError, match="BERT-style"):
+        attention_norms("The dog barks.", str(build("distilbert", tmp_path)))

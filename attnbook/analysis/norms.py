@@ -340,18 +340,19 @@ def attention_norms(
 
     tokenizer, net = load_model(model)
     maps = attend(text, (tokenizer, net), pair=pair, max_length=max_length, truncation=truncation)
-    # Same text, same tokenizer: re-encode, cutting exactly where attend cut if it had to.
-    cut = {"truncation": True, "max_length": maps.num_tokens} if truncation else {}
-    inputs = tokenizer(text, pair, return_tensors="pt", **cut)
-    ids = inputs["input_ids"][0].tolist()
-    if tokenizer.convert_ids_to_tokens(ids) != list(maps.tokens):
-        raise AnalysisInputError(
-            f"re-tokenising {text!r} did not reproduce attnbook.attend's {maps.num_tokens} "
-            "tokens (a truncated pair?); shorten the text instead of truncating it"
-        )
+    # Rebuild attend's exact input from its tokens instead of re-tokenising the text, so
+    # truncation, pairs and word-level pre-tokenisers (MeCab) cannot make the two differ.
     device = next(net.parameters()).device
-    inputs = {k: v.to(device) for k, v in inputs.items()}
+    ids = torch.tensor([tokenizer.convert_tokens_to_ids(list(maps.tokens))], device=device)
+    inputs = {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
+    if "token_type_ids" in getattr(tokenizer, "model_input_names", ()):
+        inputs["token_type_ids"] = torch.tensor([maps.segment_ids], device=device)
     norms = attention_norms_from_inputs(
         net, inputs, tokens=maps.tokens, special=maps.special, model_id=maps.model_id
     )
+    if not torch.allclose(norms.attentions, maps.attentions, atol=1e-5):
+        raise AnalysisInputError(
+            f"the weights of the norm pass differ from attnbook.attend's for {text!r}; "
+            "the tokens could not be turned back into the same model input"
+        )
     return dataclasses.replace(norms, maps=maps)
