@@ -67,6 +67,10 @@ class MapsShapeError(AttnbookError, ValueError):
     """An :class:`~attnbook.maps.AttentionMaps` built by hand has inconsistent sizes."""
 
 
+class InvalidOptionError(AttnbookError, ValueError):
+    """An option of :func:`~attnbook.maps.attend` or a map method (``k``, ``max_length``) is invalid."""
+
+
 class UnknownTokenWarning(UserWarning):
     """Many of the text's tokens are unknown (``[UNK]``) to the model's vocabulary.
 

@@ -26,6 +26,7 @@ from torch import Tensor
 from attnbook.errors import (
     EmptyTextError,
     HeadOutOfRangeError,
+    InvalidOptionError,
     LayerOutOfRangeError,
     MapsShapeError,
     NoAttentionError,
@@ -43,6 +44,17 @@ UNKNOWN_TOKEN_THRESHOLD = 0.25
 this fraction of the text's (non-special) tokens are the unknown token."""
 
 KeySpec = str | tuple[str, int]
+
+
+def _is_occurrence_spec(key: Any) -> bool:
+    """``("the", 1)``: a word and which of its occurrences (0-indexed)."""
+    return (
+        isinstance(key, tuple)
+        and len(key) == 2
+        and isinstance(key[0], str)
+        and isinstance(key[1], int)
+        and not isinstance(key[1], bool)
+    )
 
 
 def _fold(s: str) -> str:
@@ -146,7 +158,11 @@ class AttentionMaps:
     # ----- indexing ----------------------------------------------------------
 
     def _check_layer(self, layer: int) -> int:
-        if not isinstance(layer, int) or not -self.num_layers <= layer < self.num_layers:
+        if (
+            isinstance(layer, bool)
+            or not isinstance(layer, int)
+            or not -self.num_layers <= layer < self.num_layers
+        ):
             raise LayerOutOfRangeError(
                 f"layer {layer!r} is out of range: this model has {self.num_layers} layers, "
                 f"ids 0..{self.num_layers - 1} (0-indexed; negative ids count from the end)."
@@ -154,7 +170,11 @@ class AttentionMaps:
         return layer % self.num_layers
 
     def _check_head(self, head: int) -> int:
-        if not isinstance(head, int) or not -self.num_heads <= head < self.num_heads:
+        if (
+            isinstance(head, bool)
+            or not isinstance(head, int)
+            or not -self.num_heads <= head < self.num_heads
+        ):
             raise HeadOutOfRangeError(
                 f"head {head!r} is out of range: this model has {self.num_heads} heads per "
                 f"layer, ids 0..{self.num_heads - 1} (0-indexed; negative ids count from the end)."
@@ -285,13 +305,18 @@ class AttentionMaps:
     # ----- head search -------------------------------------------------------
 
     def _key_positions(self, keys: KeySpec | Sequence[KeySpec]) -> list[tuple[str, list[int]]]:
-        if isinstance(keys, (str, tuple)):
+        if isinstance(keys, str) or _is_occurrence_spec(keys):
             keys = [keys]
         if len(keys) == 0:
             raise WordNotFoundError("give at least one key word, e.g. keys=['dog', 'cat'].")
         out = []
         for key in keys:
-            word, occ = key if isinstance(key, tuple) else (key, 0)
+            if not isinstance(key, str) and not _is_occurrence_spec(key):
+                raise WordNotFoundError(
+                    f"a key is a word or a (word, occurrence) pair, got {key!r}; "
+                    "e.g. keys=['dog', ('the', 1)]."
+                )
+            word, occ = (key, 0) if isinstance(key, str) else key
             label = word if occ == 0 else f"{word}#{occ}"
             out.append((label, self.token_index(word, occ)))
         return out
@@ -337,7 +362,7 @@ class AttentionMaps:
         (3, True)
         """
         if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-            raise ValueError(f"k must be a positive int, got {k!r}.")
+            raise InvalidOptionError(f"k must be a positive int (how many heads), got {k!r}.")
         table = self.query_to_keys(query, keys, occurrence=occurrence)
         top = table.sort_values("weight", ascending=False, kind="stable").head(k)
         return top.reset_index(drop=True)
@@ -619,7 +644,10 @@ def attend(
     limit = model_max_tokens(tokenizer, net)
     if max_length is not None:
         if isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1:
-            raise ValueError(f"max_length must be a positive int, got {max_length!r}.")
+            raise InvalidOptionError(
+                "max_length must be a positive int (tokens, special tokens included), "
+                f"got {max_length!r}."
+            )
         limit = min(limit, max_length)
 
     encode = _encode_fast if getattr(tokenizer, "is_fast", False) else _encode_slow

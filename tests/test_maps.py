@@ -16,6 +16,7 @@ from attnbook.errors import (
     AttnbookError,
     EmptyTextError,
     HeadOutOfRangeError,
+    InvalidOptionError,
     LayerOutOfRangeError,
     MapsShapeError,
     NotTextError,
@@ -423,3 +424,29 @@ def test_words_are_spans_in_order_and_pieces_spell_them(chosen, gap):
             assert "".join(p.removeprefix("##") for p in pieces) == _fold(word)
     assert maps.special.tolist() == [wid is None for wid in maps.word_ids]
     assert sorted({w for w in maps.word_ids if w is not None}) == list(range(len(maps.words)))
+
+
+def test_keys_as_a_tuple_of_words_or_an_occurrence_pair():
+    maps = attend("The dog saw the other dog.")
+    as_tuple = maps.query_to_keys("saw", ("dog", "other"))
+    as_list = maps.query_to_keys("saw", ["dog", "other"])
+    pd.testing.assert_frame_equal(as_tuple, as_list)
+    one = maps.query_to_keys("saw", ("dog", 1))  # a single (word, occurrence) key
+    assert list(one.columns) == ["layer", "head", "dog#1", "weight"]
+    with pytest.raises(WordNotFoundError, match="word or a"):
+        maps.query_to_keys("saw", ["dog", 3])
+    with pytest.raises(WordNotFoundError, match="at least one key"):
+        maps.top_heads("saw", [])
+
+
+def test_invalid_options():
+    maps = attend("The dog chased the cat.")
+    for bad in (0, -1, 2.5, True):
+        with pytest.raises(InvalidOptionError, match="k must be a positive int"):
+            maps.top_heads("chased", "dog", k=bad)
+    with pytest.raises(InvalidOptionError, match="max_length"):
+        attend("The dog.", max_length=0)
+    with pytest.raises(LayerOutOfRangeError):
+        maps.head(True, 0)  # a bool is not a layer id
+    with pytest.raises(WordNotFoundError, match="non-negative"):
+        maps.token_index("dog", occurrence=-1)
