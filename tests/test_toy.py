@@ -451,3 +451,40 @@ def test_cache_round_trip_and_corruption(tmp_path, tiny_run, monkeypatch):
     path.write_bytes(path.read_bytes()[:100])
     with pytest.warns(ToyCacheWarning):
         assert not load_or_train(TINY, num_threads=1).from_cache
+
+
+def test_emergence_frame_matches_snapshots(tiny_run):
+    from attnbook.toy.experiment import emergence
+
+    frame = emergence(tiny_run, target="noun_or_particle")
+    snaps = tiny_run.snapshots
+    assert len(frame) == snaps.accuracy[:, 0].numel()
+    row = frame[
+        (frame.step == 15)
+        & (frame.group == "ja-OSV")
+        & (frame.relation == "object")
+        & (frame.layer == 1)
+        & (frame["head"] == 0)
+    ]
+    # snapshot 1, target 1 (noun_or_particle), layer 1, head 0, group 2 (ja-OSV), relation 1
+    assert row.accuracy.item() == pytest.approx(float(snaps.accuracy[1, 1, 1, 0, 2, 1]))
+    with pytest.raises(ToyGrammarError):
+        emergence(tiny_run, target="verb")
+
+
+def test_run_seeds_scores_each_seed_on_its_own_test_set(tmp_path):
+    from attnbook.toy.experiment import run_seeds, seed_summary
+
+    config = TINY.replace(steps=10, snapshot_every=10)
+    table, particles = run_seeds([0, 1], config, cache=tmp_path, num_threads=1)
+    assert sorted(set(table.seed)) == [0, 1]
+    assert len(table) == 2 * 4 * 2  # seeds x groups x relations
+    assert len(particles) == 2 * 2  # seeds x relations
+    first = load_or_train(config.replace(seed=1), cache=tmp_path)
+    assert first.from_cache
+    expected = clark_table(first.model, first.sentences()[1])
+    got = table[table.seed == 1].drop(columns=["seed", "final_loss"]).reset_index(drop=True)
+    assert got.equals(expected)
+    summary = seed_summary(table)
+    assert (summary.seeds == 2).all()
+    assert (summary.head_min <= summary.head_max).all()
