@@ -61,9 +61,15 @@
     this.tokens = meta.tokens;
     this.n = meta.n;
     this.blob = blob;
+    this.cache = {}; // decoded entries per head: hovering redraws every thumbnail
   }
   /* Entries [query, key, weight] of one head with weight >= thr (all queries). */
   Level.prototype.entries = function (layer, head, thr) {
+    var key = layer * P.heads + head + ":" + thr;
+    if (!this.cache[key]) this.cache[key] = this.decode(layer, head, thr);
+    return this.cache[key];
+  };
+  Level.prototype.decode = function (layer, head, thr) {
     var m = this.meta, n = this.n, blob = this.blob, out = [];
     var off = m.offsets[layer * P.heads + head];
     var i, j, w;
