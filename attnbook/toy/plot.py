@@ -13,6 +13,7 @@ import matplotlib_fontja  # noqa: F401  (registers IPAexGothic, so 「猫」 ren
 import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 
 from attnbook.plot._axes import PlotInputError, discrete_colours, new_axes
 from attnbook.plot.matrix import weights_heatmap
@@ -59,9 +60,7 @@ def head_heatmap(
         weights, s.tokens, s.tokens, ax=ax, title=f"layer {layer}, head {head} (0-indexed)"
     )
     with style_context():
-        from matplotlib.patches import Rectangle
-
-        fig.axes[0].add_patch(
+        (fig.axes[0] if ax is None else ax).add_patch(
             Rectangle((-0.5, s.verb - 0.5), len(s), 1, fill=False, edgecolor="crimson", linewidth=2)
         )
     return fig
