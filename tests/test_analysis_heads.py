@@ -236,3 +236,23 @@ def test_matches_independent_implementation_on_real_maps():
     ref = reference_statistics(maps_list)
     assert len(ours) == len(ref) == maps_list[0].num_layers * maps_list[0].num_heads
     pd.testing.assert_frame_equal(ours[ref.columns], ref, check_dtype=False, atol=1e-6, rtol=0)
+
+
+def test_word_level_maps():
+    maps = attnbook.attend("Unbelievably, the tokenizer splits words.")
+    words = maps.to_words()
+    assert words.num_tokens < maps.num_tokens  # some word was split into pieces
+    stats = head_statistics(words)
+    np.testing.assert_allclose(
+        stats[["to_cls", "to_sep", "to_punct", "to_other"]].sum(axis=1), 1.0, atol=1e-5
+    )
+    assert stats["n_queries"][0] == words.num_tokens
+    # Clark et al.'s rule by hand: a word's row is the mean of its pieces' rows; [CLS] stays alone.
+    groups = {}
+    for position, word in enumerate(maps.word_ids):
+        groups.setdefault(("special", position) if word is None else word, []).append(position)
+    cls = maps.tokens.index("[CLS]")
+    per_word = [maps.attentions[..., rows, cls].mean(-1) for rows in groups.values()]  # [L, H] each
+    expected = torch.stack(per_word).mean(0).flatten()
+    assert len(groups) == words.num_tokens
+    np.testing.assert_allclose(stats.to_cls, expected.numpy(), atol=1e-6)

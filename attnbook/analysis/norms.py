@@ -202,15 +202,16 @@ def transformed_vectors(modules: dict[str, nn.Linear], x: Tensor, num_heads: int
 
 
 def _layer_norms(alpha: Tensor, f: Tensor) -> Tensor:
-    """``‖sum_h α[h, i, j] f[h, j]‖`` for all i, j without building [T, T, E] vectors."""
+    """``‖sum_h α[h, i, j] f[h, j]‖`` for all i, j without building [T, T, E] vectors.
+
+    ``alpha`` is ``[H, T, T]``, ``f`` is ``[H, T, E]``; returns ``[T, T]``.
+    """
     # ‖sum_h α_h f_h‖² = sum_{h,g} α_h α_g <f_h, f_g>, so one H x H Gram matrix per key suffices.
-    gram = torch.einsum("hje,gje->jhg", f, f)  # [T, H, H]
-    squared = torch.einsum("hij,jhg,gij->ij", alpha, gram, alpha)
-    return squared.clamp_min(0).sqrt()
-
-
-def _first_tensor(output: Any) -> Any:
-    return output[0] if isinstance(output, tuple) else output
+    by_key = f.transpose(0, 1).contiguous()  # [T(j), H, E]
+    gram = torch.bmm(by_key, by_key.transpose(1, 2))  # [T(j), H, H]
+    weights = alpha.permute(2, 1, 0).contiguous()  # [T(j), T(i), H]
+    squared = (torch.bmm(weights, gram) * weights).sum(-1)  # [T(j), T(i)]
+    return squared.clamp_min(0).sqrt().T
 
 
 def attention_norms_from_inputs(
