@@ -488,3 +488,27 @@ def test_run_seeds_scores_each_seed_on_its_own_test_set(tmp_path):
     summary = seed_summary(table)
     assert (summary.seeds == 2).all()
     assert (summary.head_min <= summary.head_max).all()
+
+
+def test_toy_figures(tiny_run):
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Rectangle
+
+    import attnbook.plot
+    from attnbook.toy import EXAMPLES
+    from attnbook.toy import plot as toyplot
+
+    fig = Figure()
+    axes = fig.subplots(1, 2)
+    toyplot.head_heatmap(tiny_run.model, EXAMPLES[1], 1, 0, ax=axes[0])
+    toyplot.head_heatmap(tiny_run.model, "猫 を 犬 が すばやく 追う", 1, 1, ax=axes[1])
+    outlines = [[p for p in ax.patches if isinstance(p, Rectangle)] for ax in axes]
+    assert [len(o) for o in outlines] == [1, 1]
+    assert outlines[1][0].get_y() == 5 - 0.5  # the verb 追う is word 5
+    with pytest.raises(attnbook.plot.PlotInputError, match="0-indexed"):
+        toyplot.head_heatmap(tiny_run.model, EXAMPLES[0], 2, 0)
+    svg = attnbook.plot.figure_bytes(toyplot.emergence(tiny_run))
+    assert svg == attnbook.plot.figure_bytes(toyplot.emergence(tiny_run))
+    history = toyplot.verb_row_history(tiny_run, 0, 1, example=0, every=2)
+    labels = [t.get_text() for t in history.axes[0].get_yticklabels()]
+    assert labels == ["step 0", "step 30"]
