@@ -433,18 +433,23 @@ def _spans(text: str, offsets: list[tuple[int, int]]) -> str:
 def _encode_fast(tokenizer, text, pair, limit, truncation):
     def encode(**kw):
         return tokenizer(
-            text, pair, return_offsets_mapping=True, return_special_tokens_mask=True, **kw
+            text,
+            pair,
+            return_offsets_mapping=True,
+            return_special_tokens_mask=True,
+            return_tensors="np",  # arrays become tensors without a copy (torch.from_numpy)
+            **kw,
         )
 
     enc = encode(truncation=False)
-    n = len(enc["input_ids"])
+    n = enc["input_ids"].shape[1]
     if n > limit:
         if not truncation:
             raise _too_long(n, limit)
         enc = encode(truncation=True, max_length=limit)
     seq_ids = enc.sequence_ids()
     tok_word_ids = enc.word_ids()
-    offsets = enc["offset_mapping"]
+    offsets = enc["offset_mapping"][0].tolist()
     texts = (text, pair)
     keys: dict[tuple[int, int], int] = {}
     pieces: dict[int, list[tuple[int, int]]] = {}
@@ -460,11 +465,11 @@ def _encode_fast(tokenizer, text, pair, limit, truncation):
     words = [_spans(texts[seq_of[g]], pieces[g]) for g in range(len(keys))]
     segment_ids = _segments([None if s is None else s for s in seq_ids])
     tensors = {
-        name: torch.tensor([enc[name]])
+        name: torch.from_numpy(enc[name]).long()
         for name in ("input_ids", "attention_mask", "token_type_ids")
         if name in enc
     }
-    special = [bool(s) for s in enc["special_tokens_mask"]]
+    special = [bool(s) for s in enc["special_tokens_mask"][0].tolist()]
     return tensors, word_ids, words, segment_ids, special
 
 
