@@ -87,8 +87,10 @@ def heatmap(
     with style_context():
         fig, ax = new_axes(ax, (side + (1.2 if colorbar else 0), side))
         image = ax.imshow(weights, cmap=cmap, norm=norm, aspect="equal", interpolation="nearest")
-        ax.set_xticks(range(n), labels=list(maps.tokens), rotation=90)
-        ax.set_yticks(range(n), labels=list(maps.tokens))
+        # Long inputs: labels about half a row high (a row is 72 * side / n points).
+        label_size = None if n <= 30 else max(4.0, min(10.0, 0.5 * 72 * side / n))
+        ax.set_xticks(range(n), labels=list(maps.tokens), rotation=90, fontsize=label_size)
+        ax.set_yticks(range(n), labels=list(maps.tokens), fontsize=label_size)
         ax.tick_params(top=False, bottom=True, length=0)
         ax.spines[:].set_visible(False)
         ax.set_xlabel("key (attended to)")
