@@ -167,3 +167,30 @@ def test_one_load_per_directory_however_spelled(tiny_bert, monkeypatch):
     monkeypatch.chdir(tiny_bert.parent)
     assert attnbook.load_model(f"./{tiny_bert.name}") is first
     assert attnbook.load_model(f"{tiny_bert}/") is first
+
+
+def test_no_network_without_allow_download(monkeypatch):
+    import socket
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("attnbook tried to open a network connection")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    with pytest.raises(ModelNotAvailableError, match="not in the local Hugging Face cache"):
+        attnbook.load_model("attnbook-test/another-uncached-model")
+
+
+def test_allow_download_is_what_lifts_local_files_only(monkeypatch):
+    seen = []
+
+    def fake_load(path, *, local_files_only):
+        seen.append(local_files_only)
+        raise OSError("offline in this test")
+
+    monkeypatch.setattr(models, "_quiet_load", fake_load)
+    for allow in (False, True):
+        with pytest.raises(ModelNotAvailableError, match="huggingface-cli download"):
+            attnbook.load_model("attnbook-test/not-cached", allow_download=allow)
+    assert seen == [True, False]
