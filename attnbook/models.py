@@ -225,6 +225,11 @@ def load_model(
         _check_encoder(model, type(model).__name__)
         return tokenizer, _prepare_model(model)
 
+    if name is not None and not isinstance(name, (str, os.PathLike)):
+        raise UnsupportedModelError(
+            f"model must be a name, a directory, a (tokenizer, model) pair or None; "
+            f"got {type(name).__name__}."
+        )
     resolved = resolve_model_name(name)
     if not resolved.strip():
         raise ModelNotAvailableError(
@@ -256,7 +261,7 @@ def load_model(
             "`pip install 'attnbook[ja]'` (fugashi, unidic-lite)."
         ) from exc
     except (OSError, ValueError) as exc:
-        if source == resolved and not _looks_like_path(resolved):
+        if isinstance(exc, OSError) and source == resolved and not _looks_like_path(resolved):
             raise _not_available(resolved, exc) from exc
         raise UnsupportedModelError(
             f"could not load {resolved!r} as a transformers encoder with eager attention: {exc}"

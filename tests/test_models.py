@@ -194,3 +194,10 @@ def test_allow_download_is_what_lifts_local_files_only(monkeypatch):
         with pytest.raises(ModelNotAvailableError, match="huggingface-cli download"):
             attnbook.load_model("attnbook-test/not-cached", allow_download=allow)
     assert seen == [True, False]
+
+
+def test_model_of_the_wrong_type():
+    with pytest.raises(UnsupportedModelError, match="got int"):
+        attnbook.load_model(42)
+    with pytest.raises(UnsupportedModelError, match="got list"):
+        attnbook.attend("The dog.", model=["tok", "model"])
