@@ -76,6 +76,9 @@ napoleon_google_docstring = True
 
 # --- doctest builder -------------------------------------------------------
 doctest_global_setup = "import torch\nimport attnbook\n"
+# Docstring examples (the API page) are run by pytest --doctest-modules in
+# their module's namespace; here only the book's own doctest/testcode blocks.
+doctest_test_doctest_blocks = ""
 
 # --- HTML ------------------------------------------------------------------
 html_theme = "sphinx_book_theme"

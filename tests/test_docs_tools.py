@@ -109,3 +109,12 @@ def test_catalogue_filter_keeps_book_messages_only():
     docstring_only = [("../../attnbook/mechanism.py:docstring", None), ("of", None), ("x:1", None)]
     assert not i18n._from_book_source(docstring_only)
     assert i18n._from_book_source(docstring_only + [("api.md", 0)])
+
+
+def test_audit_accepts_docstring_examples_but_not_bare_doctest_blocks():
+    from_docstring = nodes.doctest_block(">>> 1", ">>> 1")
+    from_docstring.source = "attnbook/mechanism.py:docstring of attnbook.mechanism.softmax"
+    bare = nodes.doctest_block(">>> 2", ">>> 2")
+    bare.source = "docs/chapters/x.md"
+    problems = audit_code_blocks.audit_doctree(_doc_with(from_docstring, bare), "p", set())
+    assert len(problems) == 1 and "bare doctest block" in problems[0]

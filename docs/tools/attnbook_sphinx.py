@@ -138,20 +138,25 @@ def _glue_roles_work_in_translations() -> None:
     """
     from myst_nb.ext.glue import roles
 
-    def patch(cls):
+    def patch(cls, default_format: str | None):
         original = cls.run
 
         def run(self):
             env = getattr(self.document.settings, "env", None)
             if env is not None and "nb_renderer" not in self.document and "::" not in self.text:
-                self.text = f"/{env.doc2path(env.docname, False)}::{self.text}"
+                text = f"/{env.doc2path(env.docname, False)}::{self.text}"
+                # {glue:text} splits "key:format" at the last colon, which
+                # would cut into "::" when the author gave no format.
+                if default_format and ":" not in self.text:
+                    text += f":{default_format}"
+                self.text = text
             return original(self)
 
         cls.run = run
 
-    for name in ("PasteRoleAny", "PasteTextRole", "PasteMarkdownRole"):
-        if hasattr(roles, name):
-            patch(getattr(roles, name))
+    # {glue:md} has no pending form in myst-nb; don't use it in translated text.
+    patch(roles.PasteRoleAny, None)
+    patch(roles.PasteTextRole, "s")
 
 
 def setup(app):

@@ -3,7 +3,10 @@
 A Python code block passes if it is
   * the source of a myst-nb code cell (executed at build time), or
   * a ``doctest`` / ``testcode`` / ``testoutput`` block of sphinx.ext.doctest, or
-  * a reST/MyST doctest block (``>>>``), which the doctest builder also runs.
+  * a ``>>>`` example from an API docstring (autodoc), which pytest runs
+    with ``--doctest-modules`` in its module's namespace.
+A bare ``>>>`` block written in a page is *not* run by anything, so it fails:
+use a ``{doctest}`` directive or a code cell instead.
 A code cell tagged to skip execution (``skip-execution``) passes only if its
 page and cell index are listed in ``audit-allowlist.txt`` with a reason.
 
@@ -40,6 +43,13 @@ def _is_code_cell_source(node: nodes.Node) -> bool:
 def audit_doctree(doctree: nodes.document, page: str, allowed: set[str]) -> list[str]:
     """Problems found in one page's doctree (empty list = every block tested)."""
     problems = []
+    for block in doctree.findall(nodes.doctest_block):
+        if "docstring of " not in (block.source or ""):
+            first = block.astext().strip().splitlines()[:1]
+            problems.append(
+                f"{page}:{block.line or '?'}: bare doctest block {first!r} is not run: "
+                "use a {doctest} directive or a code cell"
+            )
     for block in doctree.findall(nodes.literal_block):
         if block.get("testnodetype") in {"doctest", "testcode", "testoutput", "testsetup"}:
             continue
