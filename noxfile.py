@@ -22,7 +22,7 @@ BUILD = DOCS / "_build"
 ENV = ROOT / ".nox" / "attnbook-env"
 LANGUAGES = ["en", "ja"]
 
-nox.options.sessions = ["lint", "tests", "docs", "doctest", "i18n-check"]
+nox.options.sessions = ["lint", "tests", "docs", "doctest", "site", "i18n-check"]
 nox.options.default_venv_backend = "none"
 nox.options.error_on_missing_interpreters = True
 
@@ -103,7 +103,7 @@ def tests(session: nox.Session) -> None:
     """pytest: unit tests, docstring examples, browser tests."""
     env(session)
     ensure_chromium(session)
-    run(session, _bin("python"), "-m", "pytest", *(session.posargs or ["-q"]))
+    run(session, _bin("python"), "-m", "pytest", "-m", "not site", *(session.posargs or ["-q"]))
 
 
 def sphinx(session: nox.Session, builder: str, language: str, out: Path, *extra: str) -> None:
@@ -151,6 +151,17 @@ def doctest(session: nox.Session) -> None:
         str(DOCS / "tools" / "audit_code_blocks.py"),
         str(BUILD / "doctrees" / "en"),
     )
+
+
+@nox.session
+def site(session: nox.Session) -> None:
+    """Browser tests over the built site (both editions), network blocked."""
+    env(session)
+    ensure_chromium(session)
+    if not (BUILD / "html" / "en" / "index.html").exists():
+        session.error("no built site: run `nox -s docs` first")
+    session.env["ATTNBOOK_SITE"] = str(BUILD / "html")
+    run(session, _bin("python"), "-m", "pytest", "-m", "site", *(session.posargs or ["-q"]))
 
 
 @nox.session
