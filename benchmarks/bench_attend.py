@@ -8,8 +8,11 @@ alike), and compared by their medians. Exits 1 if the ratio exceeds the limit.
 The baseline is what a user of plain transformers writes: tokenize, then
 ``model(**enc, output_attentions=True)`` under ``torch.no_grad()``; the
 forward-only time is printed too, and ``--strict`` gates on that instead.
+Both sides run with the same torch thread count (1 by default: on a shared,
+oversubscribed machine two-thread kernels stall unpredictably and swamp the
+difference being measured).
 
-    python benchmarks/bench_attend.py [--runs 21] [--threads N] [--limit 1.3] [--strict]
+    python benchmarks/bench_attend.py [--runs 21] [--threads 1] [--limit 1.3] [--strict]
 """
 
 from __future__ import annotations
@@ -47,7 +50,13 @@ def text_of(tokenizer, n_tokens: int) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=21)
-    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads (default 1; 0 = torch's default). One thread keeps the comparison "
+        "stable on a busy machine, where multi-threaded kernels stall on contention.",
+    )
     parser.add_argument("--tokens", type=int, default=128)
     parser.add_argument("--limit", type=float, default=1.3)
     parser.add_argument("--strict", action="store_true", help="gate on the forward-only time")
@@ -90,9 +99,10 @@ def main() -> int:
     med = {name: statistics.median(values) for name, values in times.items()}
     baseline = "forward only" if args.strict else "tokenize+forward"
     ratio = med["attend"] / med[baseline]
+    load = f", load average {os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else ""
     print(
         f"default model {attnbook.DEFAULT_MODEL}, {args.tokens} tokens, {args.runs} interleaved "
-        f"runs, torch threads {torch.get_num_threads()}"
+        f"runs, torch threads {torch.get_num_threads()}{load}"
     )
     for name, value in med.items():
         print(f"  median {name:<17} {value * 1e3:8.2f} ms")
