@@ -45,6 +45,7 @@ def __getattr__(name: str):
         return importlib.import_module(f"attnbook.{name}")
     raise AttributeError(f"module 'attnbook' has no attribute {name!r}")
 
+
 __all__ = [
     "DEFAULT_MODEL",
     "AnalysisInputError",

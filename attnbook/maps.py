@@ -289,6 +289,16 @@ class AttentionMaps:
             level="word",
         )
 
+    def to_bertviz(self) -> tuple[tuple[torch.Tensor, ...], list[str]]:
+        """``(attention, tokens)`` as ``bertviz.head_view(attention, tokens)`` expects.
+
+        One ``[1, H, T, T]`` tensor per layer and the ``T`` token strings; see
+        :func:`attnbook.view.to_bertviz`.
+        """
+        from attnbook.view.bertviz import to_bertviz
+
+        return to_bertviz(self)
+
     def to_dataframe(self, layer: int, head: int) -> pd.DataFrame:
         """One head as a table: queries as rows (index), keys as columns.
 
@@ -631,8 +641,10 @@ def attend(
 
     Raises:
         NotTextError, EmptyTextError, TextTooLongError, ModelNotAvailableError,
-        NoAttentionError. Warns :class:`~attnbook.errors.UnknownTokenWarning` when
-        more than :data:`UNKNOWN_TOKEN_THRESHOLD` of the tokens are unknown.
+        NoAttentionError.
+
+    Warns :class:`~attnbook.errors.UnknownTokenWarning` when more than
+    :data:`UNKNOWN_TOKEN_THRESHOLD` of the tokens are unknown.
 
     >>> maps = attend("The dog barks.", pair="It is loud.")
     >>> maps.tokens

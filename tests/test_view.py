@@ -218,3 +218,11 @@ def test_to_bertviz_has_the_shapes_bertviz_expects(dog):
     # bertviz.util.format_attention: squeeze the batch and stack the layers.
     stacked = torch.stack([layer.squeeze(0) for layer in attention])
     assert torch.equal(stacked, dog.attentions)
+
+
+def test_attention_maps_to_bertviz_method_matches_the_function(dog):
+    attention, tokens = dog.to_bertviz()
+    ref_attention, ref_tokens = to_bertviz(dog)
+    assert tokens == ref_tokens
+    assert len(attention) == len(ref_attention)
+    assert all(torch.equal(a, b) for a, b in zip(attention, ref_attention, strict=True))
