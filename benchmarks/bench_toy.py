@@ -13,6 +13,7 @@ apart from a slow model; ``--gate cpu`` applies the limit to CPU time instead
 of wall time (for a machine that is known to be busy).
 
     python benchmarks/bench_toy.py [--seeds 0 1 2 3 4] [--threads 1] [--limit 60] [--gate wall]
+                                   [--store]
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import time
 import pandas as pd
 import torch
 
-from attnbook.toy import ToyConfig, clark_table, particle_heads, train
+from attnbook.toy import ToyConfig, clark_table, particle_heads, store, train
 from attnbook.toy.experiment import seed_summary
 
 
@@ -35,6 +36,11 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--limit", type=float, default=60.0, help="seconds per training run")
     parser.add_argument("--gate", choices=["wall", "cpu"], default="wall")
+    parser.add_argument(
+        "--store",
+        action="store_true",
+        help="put the trained models into the cache ($ATTNBOOK_CACHE), so the book reuses them",
+    )
     args = parser.parse_args()
 
     config = ToyConfig()
@@ -52,6 +58,8 @@ def main() -> int:
             f"final loss {result.final_loss:.4f}, weights {result.weights_hash[:16]}",
             flush=True,
         )
+        if args.store:
+            print(f"  stored in {store(result)}")
         spent = result.seconds if args.gate == "wall" else cpu
         if spent > args.limit:
             slow.append((seed, round(spent, 1)))

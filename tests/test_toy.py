@@ -512,3 +512,14 @@ def test_toy_figures(tiny_run):
     history = toyplot.verb_row_history(tiny_run, 0, 1, example=0, every=2)
     labels = [t.get_text() for t in history.axes[0].get_yticklabels()]
     assert labels == ["step 0", "step 30"]
+
+
+def test_store_puts_a_trained_result_where_load_or_train_finds_it(tmp_path, tiny_run):
+    from attnbook.toy import store
+
+    path = store(tiny_run, cache=tmp_path)
+    assert path == cache_path(TINY, tmp_path) and path.exists()
+    loaded = load_or_train(TINY, cache=tmp_path)
+    assert loaded.from_cache and loaded.weights_hash == tiny_run.weights_hash
+    with pytest.raises(ToyGrammarError):
+        store("not a result", cache=tmp_path)

@@ -36,6 +36,7 @@ from attnbook.toy.train import (
     cache_dir,
     cache_path,
     load_or_train,
+    store,
     train,
     weights_hash,
 )
@@ -65,6 +66,7 @@ __all__ = [
     "offset_baseline",
     "parse",
     "particle_heads",
+    "store",
     "train",
     "weights_hash",
 ]

@@ -46,6 +46,7 @@ __all__ = [
     "cache_dir",
     "cache_path",
     "load_or_train",
+    "store",
     "train",
     "weights_hash",
 ]
@@ -85,7 +86,7 @@ class ToyConfig:
     # optimisation
     steps: int = 600
     batch_size: int = 128
-    lr: float = 3e-3
+    lr: float = 6e-3
     warmup: int = 100
     weight_decay: float = 0.01
     mask_prob: float = 0.15
@@ -467,6 +468,20 @@ def _load(path: Path, config: ToyConfig) -> TrainResult:
     if weights_hash(model) != result.weights_hash:
         raise _Damaged("the loaded weights do not match the recorded weights hash")
     return result
+
+
+def store(result: TrainResult, *, cache: str | os.PathLike | None = None) -> Path:
+    """Put a trained result into the cache, where :func:`load_or_train` will find it.
+
+    For results of :func:`train` with the same configuration and code: the
+    benchmark times training and then stores what it trained, so the book
+    does not train the same models again.
+    """
+    if not isinstance(result, TrainResult):
+        raise ToyGrammarError(f"store needs a TrainResult, got {type(result).__name__}")
+    path = cache_path(result.config, cache)
+    _save(result, path)
+    return path
 
 
 def load_or_train(
