@@ -99,6 +99,17 @@ def browser():
         b.close()
 
 
+# Wait until the layout stops moving: MathJax has typeset, every image (lazy ones
+# too) is decoded and fonts are in. Otherwise elements shift under the mouse.
+SETTLE = """async () => {
+  if (window.MathJax && MathJax.startup && MathJax.startup.promise) await MathJax.startup.promise;
+  for (const img of document.images) img.loading = 'eager';
+  await Promise.all([...document.images].map(i => i.decode().catch(() => null)));
+  await document.fonts.ready;
+  await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+}"""
+
+
 class Tab:
     """A browser context that may only talk to the local server; records what went wrong."""
 
@@ -139,6 +150,7 @@ class Tab:
         self.page.goto(self.base + path, wait_until="load")
         # Let deferred scripts (theme, MathJax, views) run and log their errors.
         self.page.wait_for_load_state("networkidle")
+        self.page.evaluate(SETTLE)
         return self.page
 
     def problems(self) -> dict[str, list[str]]:
@@ -205,7 +217,6 @@ def test_page_loads_cleanly_from_the_site_itself(tab, page):
     assets = p.evaluate(ASSET_URLS)
     foreign = [(kind, url) for kind, url in assets if not url.startswith(t.base)]
     assert foreign == [], f"{page} references assets outside the site"
-    p.evaluate("() => Promise.all([...document.images].map(i => i.decode().catch(() => null)))")
     assert p.evaluate(BROKEN_IMAGES) == [], f"{page} has images that did not load"
     assert t.problems() == {}, f"{page}: {t.problems()}"
     edition = page.split("/", 1)[0]
@@ -346,6 +357,47 @@ VIEW_PAGES = [p for p in CHAPTERS if "attnbook-view" in (SITE / p).read_text(enc
 HIGHLIGHTED = "els => els.map(e => [e.dataset.q, e.dataset.k, e.dataset.w].join(','))"
 
 
+def hover(locator) -> None:
+    locator.evaluate("e => e.scrollIntoView({block: 'center', inline: 'center'})")
+    # A token that keeps moving under the pointer never becomes hoverable; fail
+    # in seconds (test_focusing_a_token_does_not_move_the_view says why).
+    locator.hover(timeout=5_000)
+
+
+def _wait_ready(page) -> int:
+    count = page.locator(".attnbook-view").count()
+    page.wait_for_function(
+        f"document.querySelectorAll('.attnbook-view[data-attnbook-ready=\"true\"]').length"
+        f" === {count}",
+        timeout=20_000,
+    )
+    return count
+
+
+@pytest.mark.skipif(
+    not VIEW_PAGES, reason="no chapter page of the built site has an interactive view"
+)
+@pytest.mark.parametrize("page", VIEW_PAGES or ["-"])
+def test_focusing_a_token_does_not_move_the_view(tab, page):
+    # If the caption above the lines changes height when a token is hovered
+    # (its text gets shorter and wraps onto fewer lines in the book's column),
+    # the tokens jump under the pointer: mouseleave, the caption grows back,
+    # mouseenter again ... the view flickers and cannot be used with a mouse.
+    p = tab().open(page)
+    for i in range(_wait_ready(p)):
+        view = p.locator(".attnbook-view").nth(i)
+        tokens = view.locator(".ab-tok[data-side=q]")
+        top = "e => e.getBoundingClientRect().top + window.scrollY"  # page, not viewport
+        before = tokens.nth(1).evaluate(top)
+        tokens.nth(1).focus()
+        moved = tokens.nth(1).evaluate(top) - before
+        assert moved == pytest.approx(0, abs=0.5), (
+            f"{page}, view {i}: focusing a token moved the tokens by {moved:+.0f} px (caption height "
+            f"{view.locator('.ab-caption').bounding_box()['height']:.0f} px when focused); "
+            "the caption must keep its height, e.g. a min-height or placed under the lines"
+        )
+
+
 @pytest.mark.skipif(
     not VIEW_PAGES, reason="no chapter page of the built site has an interactive view"
 )
@@ -354,12 +406,8 @@ def test_interactive_views_on_chapter_pages_work(tab, page):
     t = tab()
     p = t.open(page)
     views = p.locator(".attnbook-view")
-    count = views.count()
+    count = _wait_ready(p)
     assert count > 0
-    p.wait_for_function(
-        f"document.querySelectorAll('.attnbook-view[data-attnbook-ready=\"true\"]').length === {count}",
-        timeout=20_000,
-    )
     for i in range(count):
         view = views.nth(i)
         view.scroll_into_view_if_needed()
@@ -370,9 +418,9 @@ def test_interactive_views_on_chapter_pages_work(tab, page):
         assert f"layer {options[1]}" in view.locator(".ab-caption").text_content()
         tokens = view.locator(".ab-tok[data-side=q]")
         assert tokens.count() >= 2
-        tokens.nth(1).hover()
+        hover(tokens.nth(1))
         first = view.locator("line.ab-hl").evaluate_all(HIGHLIGHTED)
-        tokens.nth(tokens.count() - 1).hover()
+        hover(tokens.nth(tokens.count() - 1))
         second = view.locator("line.ab-hl").evaluate_all(HIGHLIGHTED)
         assert first and second and first != second, f"{page}: hovering changed nothing"
     assert t.problems() == {}, f"{page}: {t.problems()}"
