@@ -278,9 +278,6 @@ def _run_show(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     maps.head(args.layer, args.head)  # raises Layer/HeadOutOfRangeError with the valid ids
     layer, head = args.layer % maps.num_layers, args.head % maps.num_heads
     if path is not None:
-        import matplotlib
-
-        matplotlib.use("Agg")  # no display needed to write a file
         import matplotlib.pyplot as plt
 
         from attnbook import plot
