@@ -21,6 +21,12 @@ sys.path.insert(0, str(DOCS / "tools"))
 
 from attnbook_sphinx import LANGUAGES, source_hash  # noqa: E402
 
+# The notebook kernels inherit this environment: offline, and no progress bars
+# (tqdm's notebook bar needs ipywidgets and would print a warning instead).
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TQDM_DISABLE", "1")
+
 project = "attnbook"
 author = "the attnbook authors"
 copyright = "2026, the attnbook authors"
