@@ -118,3 +118,16 @@ def test_audit_accepts_docstring_examples_but_not_bare_doctest_blocks():
     bare.source = "docs/chapters/x.md"
     problems = audit_code_blocks.audit_doctree(_doc_with(from_docstring, bare), "p", set())
     assert len(problems) == 1 and "bare doctest block" in problems[0]
+
+
+def test_notebook_link_only_when_the_notebook_exists(tmp_path):
+    outdir = tmp_path / "html" / "en"
+    outdir.mkdir(parents=True)
+    assert attnbook_sphinx.notebook_link(outdir, "chapters/02-x") is None
+    nb = tmp_path / "html" / "jupyter_execute" / "chapters" / "02-x.ipynb"
+    nb.parent.mkdir(parents=True)
+    nb.write_text("{}")
+    url = attnbook_sphinx.notebook_link(outdir, "chapters/02-x")
+    assert url == "../../jupyter_execute/chapters/02-x.ipynb"
+    # resolved from the page's own directory, the link reaches the file
+    assert (outdir / "chapters" / url).resolve() == nb.resolve()

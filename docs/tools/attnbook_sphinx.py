@@ -48,8 +48,26 @@ def other_language_links(pagename: str, current: str) -> list[dict]:
     ]
 
 
+NOTEBOOK_LABEL = {"en": "Download .ipynb", "ja": ".ipynb をダウンロード"}
+
+
+def notebook_link(outdir: Path, pagename: str) -> str | None:
+    """Relative URL of the page's executed notebook, if myst-nb wrote one.
+
+    myst-nb writes executed notebooks to ``jupyter_execute/`` beside the
+    output directory, i.e. at the site root next to ``en/`` and ``ja/``.
+    """
+    notebook = outdir.parent / "jupyter_execute" / f"{pagename}.ipynb"
+    if not notebook.is_file():
+        return None
+    return "../" * (pagename.count("/") + 1) + f"jupyter_execute/{pagename}.ipynb"
+
+
 def _page_context(app, pagename, templatename, context, doctree):
-    context["attnbook_language_links"] = other_language_links(pagename, app.config.language or "en")
+    language = app.config.language or "en"
+    context["attnbook_language_links"] = other_language_links(pagename, language)
+    context["attnbook_notebook_url"] = notebook_link(Path(app.outdir), pagename)
+    context["attnbook_notebook_label"] = NOTEBOOK_LABEL.get(language, NOTEBOOK_LABEL["en"])
 
 
 ROOT_PAGE = """<!DOCTYPE html>
