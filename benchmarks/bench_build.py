@@ -21,6 +21,7 @@ CPU time of the builds is printed beside wall time, so slowness caused by
 other processes on the machine can be told apart from a slow build.
 
     python benchmarks/bench_build.py [--jobs 1|2|auto] [--chapter 02-scaled-dot-product]
+        [--ref HEAD|worktree] [--no-reproducibility] [--keep]
 """
 
 from __future__ import annotations
@@ -157,7 +158,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         docs = snapshot(tmp, None if args.ref == "worktree" else args.ref)
         print(
-            f"snapshot of {args.ref} in {tmp}; sphinx -j {args.jobs}; {os.cpu_count()} CPUs",
+            f"snapshot of {args.ref} in {tmp}; sphinx -j {args.jobs}; {os.cpu_count()} CPUs; "
+            f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}",
             flush=True,
         )
         first = tmp / "build"
