@@ -7,8 +7,9 @@
   ``matplotlib-fontja``) as the fallback, so Japanese tokens such as 「猫」 render
   instead of as empty boxes.
 * Determinism: :func:`save` and :func:`figure_bytes` write SVG, PNG and PDF
-  with no timestamps or software versions and with a fixed SVG hash salt, so
-  the same figure gives the same bytes in every run and every process.
+  with no timestamps or software versions and with a fixed SVG hash salt, and
+  lay a figure out only once (see :func:`save`), so the same figure gives the
+  same bytes in every run, every process and every save.
 
 Figures are drawn inside :func:`style_context`, which applies these settings
 temporarily instead of changing matplotlib's global state for the caller.
@@ -27,6 +28,7 @@ import matplotlib
 # Importing matplotlib_fontja registers IPAexGothic with matplotlib's font manager.
 import matplotlib_fontja  # noqa: F401
 from matplotlib.figure import Figure
+from matplotlib.layout_engine import PlaceHolderLayoutEngine
 
 from attnbook.errors import AttnbookError
 
@@ -98,8 +100,26 @@ def _format_of(path: str | os.PathLike[str] | None, fmt: str | None) -> str:
     return fmt
 
 
+def _freeze_layout(fig: Figure) -> None:
+    """Run the figure's layout engine (e.g. constrained layout) once, then switch it off.
+
+    Constrained layout starts from the current positions and, with colour bars
+    or fixed-aspect images, lands a few hundredths of a point elsewhere on every
+    draw, so without this a figure saved a second time (or saved after a
+    notebook displayed it) would not give the same bytes. Laying out once from
+    the state the figure was built in, and keeping that layout, makes every
+    later save and display draw the same picture in every process.
+    """
+    engine = fig.get_layout_engine()
+    if engine is None or isinstance(engine, PlaceHolderLayoutEngine):
+        return
+    engine.execute(fig)
+    fig.set_layout_engine("none")
+
+
 def _savefig(fig: Figure, target: object, fmt: str, dpi: float | None) -> None:
     with style_context():
+        _freeze_layout(fig)
         fig.savefig(target, format=fmt, metadata=_METADATA[fmt], dpi=dpi or RC["savefig.dpi"])
 
 
@@ -113,7 +133,10 @@ def save(
     """Write ``fig`` to ``path`` (SVG, PNG or PDF) reproducibly and return the path.
 
     The format comes from ``format`` or the file suffix. The same figure saved
-    twice, in one process or two, gives byte-identical files.
+    twice, in one process or two, gives byte-identical files. To make that so,
+    the first save (or notebook display) lays the figure out with its layout
+    engine (e.g. constrained layout) and then keeps that layout: artists added
+    to the figure afterwards are not laid out again.
 
     >>> import tempfile, matplotlib.pyplot as plt
     >>> fig, ax = plt.subplots()
