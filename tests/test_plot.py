@@ -424,3 +424,54 @@ def test_constrained_figures_are_identical_across_processes(dog):
         for fmt in ("svg", "png"):
             here += [fmt, hashlib.sha256(plot.figure_bytes(make(), fmt)).hexdigest()]
     assert child == here
+
+
+# ----- Japanese in axes the caller made with other rcParams ------------------
+
+CALLER_AXES = {
+    "weights_heatmap": lambda ax, ja: plot.weights_heatmap(
+        [[0.7, 0.3], [0.4, 0.6]], ["猫", "可愛い"], ["猫", "犬"], ax=ax, title="猫と犬"
+    ),
+    "heatmap": lambda ax, ja: plot.heatmap(ja, 1, 2, ax=ax, title="猫は可愛い"),
+    "line_view": lambda ax, ja: plot.line_view(ja, 1, 2, query="猫", ax=ax),
+    "layer_profile": lambda ax, ja: plot.layer_profile(ja, "猫", ["可愛い"], ax=ax),
+    "value_mix": lambda ax, ja: plot.value_mix(
+        [0.5, 0.5], [[1.0, 2.0], [3.0, 4.0]], ["猫", "犬"], ["甲", "乙"], ax=ax, title="混合"
+    ),
+    "word_order": lambda ax, ja: plot.word_order(
+        [("日本語", ["犬", "が", "猫", "を", "追う"], {0: "S", 2: "O", 4: "V"})], ax=ax
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CALLER_AXES))
+def test_japanese_renders_in_axes_made_with_a_latin_font(ja, name):
+    import matplotlib.pyplot as plt
+
+    # A chapter's own figure, made while font.family has no Japanese font: its
+    # axes' tick labels, title and axis labels already exist with that font.
+    with matplotlib.rc_context({"font.family": ["DejaVu Sans"]}):
+        fig, axes = plt.subplots(1, 2, figsize=(9, 4))
+    try:
+        CALLER_AXES[name](axes[0], ja)
+        axes[0].set_xlabel(axes[0].get_xlabel() + "(鍵)")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            fig.canvas.draw()  # glyph lookup happens when the text is drawn
+            plot.figure_bytes(fig, "svg")
+    finally:
+        plt.close(fig)
+
+
+def test_latin_axes_glyph_check_can_fail():
+    # Control for the test above: Japanese in such axes, drawn without attnbook, warns.
+    import matplotlib.pyplot as plt
+
+    with matplotlib.rc_context({"font.family": ["DejaVu Sans"]}):
+        fig, ax = plt.subplots()
+    try:
+        ax.set_xticks([0, 1], ["猫", "犬"])
+        with pytest.warns(UserWarning, match="missing from font"):
+            fig.canvas.draw()
+    finally:
+        plt.close(fig)

@@ -9,11 +9,28 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from attnbook.errors import AttnbookError
-from attnbook.plot.style import CMAP
+from attnbook.plot.style import CMAP, FONT_FAMILY
 
 
 class PlotInputError(AttnbookError, ValueError):
     """A figure function was given arguments it cannot draw."""
+
+
+def use_book_fonts(ax: Axes) -> None:
+    """Give the texts ``ax`` already holds attnbook's fonts (Japanese fallback included).
+
+    Axes made outside :func:`~attnbook.plot.style.style_context` (a caller's
+    ``plt.subplots()``) created their tick labels, title and axis labels with
+    the caller's ``font.family``; text set on them later keeps that font, so
+    Japanese tokens would render as empty boxes. ``tick_params`` also covers
+    the tick labels matplotlib creates later.
+    """
+    ax.tick_params(which="both", labelfontfamily=FONT_FAMILY)
+    for axis in (ax.xaxis, ax.yaxis):
+        axis.label.set_fontfamily(FONT_FAMILY)
+        axis.get_offset_text().set_fontfamily(FONT_FAMILY)
+    for title in (ax.title, ax._left_title, ax._right_title):
+        title.set_fontfamily(FONT_FAMILY)
 
 
 def new_axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes]:
@@ -21,11 +38,13 @@ def new_axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axe
 
     Fresh figures are plain :class:`~matplotlib.figure.Figure` objects, not
     pyplot figures, so drawing many of them neither leaks memory through
-    pyplot's figure registry nor shows each one twice in a notebook.
+    pyplot's figure registry nor shows each one twice in a notebook. A given
+    ``ax`` gets attnbook's fonts (:func:`use_book_fonts`).
     """
     if ax is not None:
         if not isinstance(ax, Axes):
             raise PlotInputError(f"ax must be a matplotlib Axes, got {type(ax).__name__}")
+        use_book_fonts(ax)
         return ax.figure, ax
     fig = Figure(figsize=figsize, layout="constrained")
     return fig, fig.add_subplot()
@@ -39,6 +58,8 @@ def new_axes_row(
         axes = list(axes)
         if len(axes) != n or not all(isinstance(a, Axes) for a in axes):
             raise PlotInputError(f"axes must be a sequence of {n} matplotlib Axes")
+        for ax in axes:
+            use_book_fonts(ax)
         return axes[0].figure, axes
     fig = Figure(figsize=figsize, layout="constrained")
     return fig, list(fig.subplots(1, n, squeeze=False)[0])
