@@ -102,7 +102,8 @@ html_theme_options = {
     "show_toc_level": 2,
     "navigation_with_keys": False,
 }
-html_context = {"attnbook_languages": LANGUAGES}
+# "auto" follows the reader's system; left empty, the theme logs "invalid theme mode".
+html_context = {"attnbook_languages": LANGUAGES, "default_mode": "auto"}
 copybutton_prompt_text = r">>> |\.\.\. |\$ "
 copybutton_prompt_is_regexp = True
 copybutton_exclude = ".linenos, .gp, .go"
