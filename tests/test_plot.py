@@ -149,29 +149,10 @@ JA_TOKENS = ["[CLS]", "猫", "は", "可愛い", "[SEP]"]
 
 
 def _toy_maps(tokens, layers=2, heads=3, seed=0):
-    """An AttentionMaps built by hand: random softmax rows, one word per non-special token."""
-    import torch
+    from synthetic_maps import synthetic_maps
 
-    from attnbook.maps import AttentionMaps
-
-    n = len(tokens)
-    special = [t.startswith("[") and t.endswith("]") for t in tokens]
-    words, word_ids = [], []
-    for t, s in zip(tokens, special, strict=True):
-        word_ids.append(None if s else len(words))
-        if not s:
-            words.append(t)
-    gen = torch.Generator().manual_seed(seed)
-    att = torch.softmax(2 * torch.randn(layers, heads, n, n, generator=gen), dim=-1)
-    return AttentionMaps(
-        tokens=list(tokens),
-        word_ids=word_ids,
-        words=words,
-        special=torch.tensor(special),
-        attentions=att,
-        model_id="toy/handmade",
-        segment_ids=[0] * n,
-        text="".join(words),
+    return synthetic_maps(
+        tokens, layers, heads, seed, sharpness=2.0, model_id="toy/handmade", joiner=""
     )
 
 

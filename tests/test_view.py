@@ -8,9 +8,10 @@ import re
 import numpy as np
 import pytest
 import torch
+from synthetic_maps import synthetic_maps
 
 import attnbook
-from attnbook.maps import AttentionMaps, attend
+from attnbook.maps import attend
 from attnbook.view import (
     MAX_ERROR,
     AttentionView,
@@ -30,29 +31,6 @@ LONG_TEXT = (
     "across the quiet garden at night while the owner slept soundly upstairs, unbelievably "
     "unaware of the commotion in the dark kitchen below and of the neighbours' complaints."
 )
-
-
-def synthetic_maps(tokens, layers=2, heads=3, seed=0, sharpness=3.0):
-    """AttentionMaps built by hand (random softmax rows); each token is its own word."""
-    n = len(tokens)
-    special = [t in ("[CLS]", "[SEP]") for t in tokens]
-    words = [t for t, s in zip(tokens, special, strict=True) if not s]
-    word_ids, w = [], 0
-    for s in special:
-        word_ids.append(None if s else w)
-        w += not s
-    gen = torch.Generator().manual_seed(seed)
-    att = torch.softmax(sharpness * torch.randn(layers, heads, n, n, generator=gen), dim=-1)
-    return AttentionMaps(
-        tokens=list(tokens),
-        word_ids=word_ids,
-        words=words,
-        special=torch.tensor(special),
-        attentions=att,
-        model_id="synthetic",
-        segment_ids=[0] * n,
-        text=" ".join(words),
-    )
 
 
 def payload_of(html: str) -> dict:

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
+from synthetic_maps import synthetic_maps
 
-from attnbook.maps import AttentionMaps, attend
+from attnbook.maps import attend
 from attnbook.view import decode_payload, head_view, model_view
 
 pytestmark = pytest.mark.browser
@@ -42,25 +42,7 @@ if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
 
 
 def _toy(tokens, layers=3, heads=4, seed=0):
-    n = len(tokens)
-    special = [t in ("[CLS]", "[SEP]") for t in tokens]
-    words = [t for t, s in zip(tokens, special, strict=True) if not s]
-    word_ids, w = [], 0
-    for s in special:
-        word_ids.append(None if s else w)
-        w += not s
-    gen = torch.Generator().manual_seed(seed)
-    att = torch.softmax(3 * torch.randn(layers, heads, n, n, generator=gen), dim=-1)
-    return AttentionMaps(
-        tokens=list(tokens),
-        word_ids=word_ids,
-        words=words,
-        special=torch.tensor(special),
-        attentions=att,
-        model_id="synthetic",
-        segment_ids=[0] * n,
-        text=" ".join(words),
-    )
+    return synthetic_maps(tokens, layers=layers, heads=heads, seed=seed)
 
 
 @pytest.fixture(scope="module")
