@@ -57,6 +57,16 @@ def _is_occurrence_spec(key: Any) -> bool:
     )
 
 
+def _check_id(value: Any, count: int, name: str, unit: str, error: type[Exception]) -> int:
+    """``value`` as an id in ``0..count - 1`` (negative ids count from the end), or ``error``."""
+    if isinstance(value, bool) or not isinstance(value, int) or not -count <= value < count:
+        raise error(
+            f"{name} {value!r} is out of range: this model has {count} {unit}, "
+            f"ids 0..{count - 1} (0-indexed; negative ids count from the end)."
+        )
+    return value % count
+
+
 def _fold(s: str) -> str:
     """Case- and accent-insensitive form, as uncased BERT normalises text."""
     s = unicodedata.normalize("NFKD", s.casefold())
@@ -158,28 +168,10 @@ class AttentionMaps:
     # ----- indexing ----------------------------------------------------------
 
     def _check_layer(self, layer: int) -> int:
-        if (
-            isinstance(layer, bool)
-            or not isinstance(layer, int)
-            or not -self.num_layers <= layer < self.num_layers
-        ):
-            raise LayerOutOfRangeError(
-                f"layer {layer!r} is out of range: this model has {self.num_layers} layers, "
-                f"ids 0..{self.num_layers - 1} (0-indexed; negative ids count from the end)."
-            )
-        return layer % self.num_layers
+        return _check_id(layer, self.num_layers, "layer", "layers", LayerOutOfRangeError)
 
     def _check_head(self, head: int) -> int:
-        if (
-            isinstance(head, bool)
-            or not isinstance(head, int)
-            or not -self.num_heads <= head < self.num_heads
-        ):
-            raise HeadOutOfRangeError(
-                f"head {head!r} is out of range: this model has {self.num_heads} heads per "
-                f"layer, ids 0..{self.num_heads - 1} (0-indexed; negative ids count from the end)."
-            )
-        return head % self.num_heads
+        return _check_id(head, self.num_heads, "head", "heads per layer", HeadOutOfRangeError)
 
     def head(self, layer: int, head: int) -> Tensor:
         """One head's attention ``[T, T]``: rows are queries, columns keys.
