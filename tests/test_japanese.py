@@ -11,6 +11,7 @@ pytest.importorskip("fugashi")
 pytest.importorskip("unidic_lite")
 
 import transformers  # noqa: E402
+from tiny_models import SMALL  # noqa: E402
 
 import attnbook  # noqa: E402
 from attnbook import attend  # noqa: E402
@@ -33,14 +34,7 @@ def ja_model(tmp_path_factory):
         mecab_kwargs={"mecab_dic": "unidic_lite"},
     )
     torch.manual_seed(0)
-    config = transformers.BertConfig(
-        vocab_size=len(VOCAB),
-        num_hidden_layers=2,
-        hidden_size=16,
-        num_attention_heads=2,
-        intermediate_size=32,
-        max_position_embeddings=64,
-    )
+    config = transformers.BertConfig(vocab_size=len(VOCAB), **SMALL)
     transformers.utils.logging.disable_progress_bar()
     out = directory / "model"
     transformers.BertModel(config).save_pretrained(out)

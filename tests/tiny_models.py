@@ -1,7 +1,8 @@
 """Tiny random encoders of each BERT family, built and saved locally (nothing is downloaded).
 
-Used by test_models.py, test_maps.py and test_recompute.py to prove that the
-loading, attention and word-alignment code paths work beyond the default model.
+Used by test_models.py, test_recompute.py and test_analysis_norms.py to prove that
+the loading, attention and word-alignment code paths work beyond the default model;
+test_japanese.py builds its MeCab BERT at the same size (``SMALL``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,15 @@ CORPUS = [
 ] * 4
 
 FAMILIES = ("bert", "roberta", "distilbert", "electra")
+
+# The size of every tiny BERT-style encoder (also test_japanese.py's).
+SMALL = dict(
+    num_hidden_layers=2,
+    hidden_size=16,
+    num_attention_heads=2,
+    intermediate_size=32,
+    max_position_embeddings=64,
+)
 
 
 def wordpiece_vocab() -> dict[str, int]:
@@ -54,20 +64,13 @@ def build(family: str, directory: Path, *, seed: int = 0) -> Path:
     tf.utils.logging.disable_progress_bar()
     torch.manual_seed(seed)
     directory = Path(directory) / f"tiny-{family}"
-    small = dict(
-        num_hidden_layers=2,
-        hidden_size=16,
-        num_attention_heads=2,
-        intermediate_size=32,
-        max_position_embeddings=64,
-    )
     if family == "bert":
         tokenizer = tf.BertTokenizer(vocab=wordpiece_vocab())
-        config = tf.BertConfig(vocab_size=len(tokenizer), **small)
+        config = tf.BertConfig(vocab_size=len(tokenizer), **SMALL)
         model = tf.BertModel(config)
     elif family == "electra":
         tokenizer = tf.ElectraTokenizer(vocab=wordpiece_vocab())
-        config = tf.ElectraConfig(vocab_size=len(tokenizer), embedding_size=16, **small)
+        config = tf.ElectraConfig(vocab_size=len(tokenizer), embedding_size=16, **SMALL)
         model = tf.ElectraModel(config)
     elif family == "distilbert":
         tokenizer = tf.DistilBertTokenizer(vocab=wordpiece_vocab())
@@ -88,7 +91,7 @@ def build(family: str, directory: Path, *, seed: int = 0) -> Path:
             pad_token_id=tokenizer.pad_token_id,
             bos_token_id=tokenizer.bos_token_id,
             eos_token_id=tokenizer.eos_token_id,
-            **{**small, "max_position_embeddings": 66},
+            **{**SMALL, "max_position_embeddings": 66},
         )
         model = tf.RobertaModel(config)
     else:
