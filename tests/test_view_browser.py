@@ -7,13 +7,13 @@ Playwright is missing; CI installs both. A screenshot of each view is kept in
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from browser import block_network, launch_chromium, playwright_or_skip
 from synthetic_maps import synthetic_maps
 
 from attnbook.maps import attend
@@ -21,24 +21,10 @@ from attnbook.view import decode_payload, head_view, model_view
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 XSS = "</script><img src=x onerror=alert(1)>"
 
-playwright_api = pytest.importorskip(
-    "playwright.sync_api", reason="Playwright for Python is not installed (pip install playwright)"
-)
-if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
-    pytest.skip("chromium is not installed (apt-get install chromium)", allow_module_level=True)
+playwright_api = playwright_or_skip()
 
 
 def _toy(tokens, layers=3, heads=4, seed=0):
@@ -47,11 +33,8 @@ def _toy(tokens, layers=3, heads=4, seed=0):
 
 @pytest.fixture(scope="module")
 def browser():
-    with playwright_api.sync_playwright() as p:
-        exe = CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium")
-        b = p.chromium.launch(executable_path=exe, args=ARGS)
+    with launch_chromium(playwright_api) as b:
         yield b
-        b.close()
 
 
 class Page:
@@ -66,7 +49,7 @@ class Page:
         self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
         self.page.on("dialog", self._dialog)
-        self.page.route("**/*", self._route)
+        block_network(self.page, ("file://", "data:"), self.blocked)
         # If anything ever calls alert(), the test sees it even if no dialog is shown.
         self.page.add_init_script(
             "window.__pwned = false; window.alert = function () { window.__pwned = true; };"
@@ -75,14 +58,6 @@ class Page:
     def _dialog(self, dialog):
         self.dialogs.append(dialog.message)
         dialog.dismiss()
-
-    def _route(self, route):
-        url = route.request.url
-        if url.startswith(("file://", "data:")):
-            route.continue_()
-        else:
-            self.blocked.append(url)
-            route.abort()
 
     def open(self, path: Path, ready: int = 1):
         self.page.goto(path.as_uri())
