@@ -769,16 +769,7 @@ def _recompute(model, text: str, layer: int | None) -> list[Tensor]:
         )
     num_layers = len(modules)
     if layer is not None:
-        if (
-            isinstance(layer, bool)
-            or not isinstance(layer, int)
-            or not -num_layers <= layer < num_layers
-        ):
-            raise LayerOutOfRangeError(
-                f"layer {layer!r} is out of range: this model has {num_layers} layers, "
-                f"ids 0..{num_layers - 1} (0-indexed)."
-            )
-        modules = [modules[layer]]
+        modules = [modules[_check_id(layer, num_layers, "layer", "layers", LayerOutOfRangeError)]]
 
     encode = _encode_fast if getattr(tokenizer, "is_fast", False) else _encode_slow
     tensors, *_ = encode(tokenizer, text, None, model_max_tokens(tokenizer, net), False)
