@@ -284,7 +284,8 @@ def test_root_page_routes_by_browser_language(tab, locale, edition):
 
 def test_root_page_links_work_without_javascript(tab):
     t = tab(java_script_enabled=False)
-    p = t.open("index.html")
+    p = t.page
+    p.goto(t.base + "index.html")  # not t.open(): nothing to wait for without scripts
     hrefs = p.eval_on_selector_all("a[hreflang]", "els => els.map(e => e.getAttribute('href'))")
     assert sorted(hrefs) == ["en/index.html", "ja/index.html"]
     assert all((SITE / h).is_file() for h in hrefs)
