@@ -15,28 +15,18 @@ from __future__ import annotations
 import functools
 import http.server
 import os
-import shutil
 import threading
 import urllib.parse
 from pathlib import Path
 
 import pytest
+from browser import block_network, launch_chromium, playwright_or_skip
 
 pytestmark = [pytest.mark.browser, pytest.mark.site]
 
 ROOT = Path(__file__).resolve().parent.parent
 SITE = Path(os.environ.get("ATTNBOOK_SITE", ROOT / "docs" / "_build" / "html")).resolve()
 EDITIONS = ("en", "ja")
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 # Pages that are not the book's pages: Sphinx's generated index and search page
 # (search has its own test), and the copied sources.
 SKIPPED_PAGES = {"genindex.html", "search.html", "py-modindex.html"}
@@ -48,11 +38,7 @@ if not (SITE / "en" / "index.html").is_file():
         "(run `nox -s docs` first, or point ATTNBOOK_SITE at a built site)",
         allow_module_level=True,
     )
-playwright_api = pytest.importorskip(
-    "playwright.sync_api", reason="Playwright for Python is not installed (pip install playwright)"
-)
-if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
-    pytest.skip("chromium is not installed (apt-get install chromium)", allow_module_level=True)
+playwright_api = playwright_or_skip()
 
 
 def book_pages(edition: str) -> list[str]:
@@ -92,11 +78,8 @@ def site_url():
 
 @pytest.fixture(scope="session")
 def browser():
-    with playwright_api.sync_playwright() as p:
-        exe = CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium")
-        b = p.chromium.launch(executable_path=exe, args=ARGS)
+    with launch_chromium(playwright_api) as b:
         yield b
-        b.close()
 
 
 # Wait until the layout stops moving: MathJax has typeset, every image (lazy ones
@@ -119,7 +102,7 @@ class Tab:
         self.errors: list[str] = []  # console errors and uncaught exceptions
         self.blocked: list[str] = []  # requests that tried to leave the machine
         self.failed: list[str] = []  # local requests that failed or returned >= 400
-        self.context.route("**/*", self._route)
+        block_network(self.context, (base, "data:", "blob:"), self.blocked)
         self.page = self.context.new_page()
         self.page.on("console", self._console)
         self.page.on("pageerror", lambda e: self.errors.append(f"uncaught: {e}"))
@@ -137,14 +120,6 @@ class Tab:
     def _console(self, message):
         if message.type == "error":
             self.errors.append(f"console: {message.text} @ {message.location.get('url', '')}")
-
-    def _route(self, route):
-        url = route.request.url
-        if url.startswith(self.base) or url.startswith(("data:", "blob:")):
-            route.continue_()
-        else:
-            self.blocked.append(url)
-            route.abort()
 
     def open(self, path: str):
         self.page.goto(self.base + path, wait_until="load")
