@@ -30,13 +30,18 @@ def source_hash(package_dir: Path) -> str:
     return h.hexdigest()[:16]
 
 
+def site_root(pagename: str) -> str:
+    """Relative path from a page of an edition up to the site root (above ``en/``, ``ja/``)."""
+    return "../" * (pagename.count("/") + 1)
+
+
 def other_language_links(pagename: str, current: str) -> list[dict]:
     """Relative links to ``pagename`` in every edition, for the switcher.
 
     Both editions live side by side (``html/en/…``, ``html/ja/…``), so the
     same page in another language is up one level per directory plus one.
     """
-    up = "../" * (pagename.count("/") + 1)
+    up = site_root(pagename)
     return [
         {
             "code": code,
@@ -60,7 +65,7 @@ def notebook_link(outdir: Path, pagename: str) -> str | None:
     notebook = outdir.parent / "jupyter_execute" / f"{pagename}.ipynb"
     if not notebook.is_file():
         return None
-    return "../" * (pagename.count("/") + 1) + f"jupyter_execute/{pagename}.ipynb"
+    return site_root(pagename) + f"jupyter_execute/{pagename}.ipynb"
 
 
 def _page_context(app, pagename, templatename, context, doctree):
