@@ -12,6 +12,7 @@ import hashlib
 import os
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import nox
@@ -22,7 +23,7 @@ BUILD = DOCS / "_build"
 ENV = ROOT / ".nox" / "attnbook-env"
 LANGUAGES = ["en", "ja"]
 
-nox.options.sessions = ["lint", "tests", "docs", "doctest", "site", "i18n-check"]
+nox.options.sessions = ["lint", "tests", "docs", "reader", "doctest", "site", "i18n-check"]
 nox.options.default_venv_backend = "none"
 nox.options.error_on_missing_interpreters = True
 
@@ -103,7 +104,8 @@ def tests(session: nox.Session) -> None:
     """pytest: unit tests, docstring examples, browser tests."""
     env(session)
     ensure_chromium(session)
-    run(session, _bin("python"), "-m", "pytest", "-m", "not site", *(session.posargs or ["-q"]))
+    tests_only = "not site and not reader"
+    run(session, _bin("python"), "-m", "pytest", "-m", tests_only, *(session.posargs or ["-q"]))
 
 
 def sphinx(session: nox.Session, builder: str, language: str, out: Path, *extra: str) -> None:
@@ -141,6 +143,68 @@ def docs(session: nox.Session) -> None:
 
     page = write_root_page(BUILD / "html")
     session.log(f"open {page}")
+
+
+PLAIN = ROOT / ".nox" / "reader-plain"
+JUPYTER = ROOT / ".nox" / "reader-jupyter"
+
+
+def reader_envs(session: nox.Session) -> tuple[str, str]:
+    """Two environments a reader would have: only attnbook; and that plus Jupyter.
+
+    ``reader-plain`` has attnbook (with its ``ja`` extra, for chapter 8) and
+    its dependencies, nothing of the book's tooling. ``reader-jupyter`` adds
+    only nbclient and ipykernel and sees reader-plain's packages through a
+    ``.pth`` file, so PyTorch is installed once. Dependencies are reinstalled
+    when pyproject.toml or constraints.txt change; attnbook itself on every
+    run, from a copy of the sources (a non-editable install writes build/).
+    """
+    digest = hashlib.sha256()
+    for name in ("pyproject.toml", "constraints.txt"):
+        digest.update((ROOT / name).read_bytes())
+    digest.update(sys.version.encode())
+    stamp = digest.hexdigest()
+    constraints = ("-c", str(ROOT / "constraints.txt"))
+    plain, jupyter = PLAIN / "bin" / "python", JUPYTER / "bin" / "python"
+    stamp_file = PLAIN / ".attnbook-stamp"
+    with tempfile.TemporaryDirectory() as src:
+        for name in ("pyproject.toml", "README.md"):
+            shutil.copy(ROOT / name, src)
+        shutil.copytree(ROOT / "attnbook", Path(src) / "attnbook")
+        if stamp_file.exists() and stamp_file.read_text() == stamp:
+            session.run(
+                str(plain), "-m", "pip", "install", "-q", "--no-deps", "--force-reinstall", src
+            )
+            return str(plain), str(jupyter)
+        shutil.rmtree(PLAIN, ignore_errors=True)
+        shutil.rmtree(JUPYTER, ignore_errors=True)
+        session.run(sys.executable, "-m", "venv", str(PLAIN))
+        session.run(sys.executable, "-m", "venv", str(JUPYTER))
+        session.run(str(plain), "-m", "pip", "install", "-q", *constraints, f"{src}[ja]")
+    session.run(str(jupyter), "-m", "pip", "install", "-q", *constraints, "nbclient", "ipykernel")
+    purelib = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
+    site = session.run(str(plain), "-c", purelib, silent=True).strip()
+    jupyter_site = session.run(str(jupyter), "-c", purelib, silent=True).strip()
+    (Path(jupyter_site) / "attnbook-reader-plain.pth").write_text(site + "\n")
+    stamp_file.write_text(stamp)
+    return str(plain), str(jupyter)
+
+
+@nox.session
+def reader(session: nox.Session) -> None:
+    """The built English pages as a reader copies them, run with only attnbook installed.
+
+    Visible code cells in order, each chapter's "Try it" alone, and the
+    downloadable notebooks in plain Jupyter (tests/test_reader.py).
+    """
+    env(session)
+    if not (BUILD / "html" / "en" / "index.html").exists():
+        session.error("no built site: run `nox -s docs` first")
+    plain, jupyter = reader_envs(session)
+    session.env["ATTNBOOK_SITE"] = str(BUILD / "html")
+    session.env["ATTNBOOK_READER_PYTHON"] = plain
+    session.env["ATTNBOOK_READER_JUPYTER"] = jupyter
+    run(session, _bin("python"), "-m", "pytest", "-m", "reader", *(session.posargs or ["-q"]))
 
 
 @nox.session
