@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -126,8 +127,19 @@ def test_notebook_link_only_when_the_notebook_exists(tmp_path):
     assert attnbook_sphinx.notebook_link(outdir, "chapters/02-x") is None
     nb = tmp_path / "html" / "jupyter_execute" / "chapters" / "02-x.ipynb"
     nb.parent.mkdir(parents=True)
-    nb.write_text("{}")
-    url = attnbook_sphinx.notebook_link(outdir, "chapters/02-x")
-    assert url == "../../jupyter_execute/chapters/02-x.ipynb"
-    # resolved from the page's own directory, the link reaches the file
-    assert (outdir / "chapters" / url).resolve() == nb.resolve()
+    cells = [
+        {"cell_type": "markdown", "metadata": {}, "source": "# Two"},
+        {"cell_type": "code", "metadata": {"tags": ["hide-input"]}, "source": "import book"},
+        {"cell_type": "code", "metadata": {"tags": ["remove-cell"]}, "source": "glue('x', 1)"},
+        {"cell_type": "code", "metadata": {"tags": ["remove-stderr"]}, "source": "x = 1"},
+    ]
+    nb.write_text(json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+    url = attnbook_sphinx.notebook_link(outdir, "chapters/02-x", "ja")
+    assert url == "../_notebooks/chapters/02-x.ipynb"
+    # resolved from the page's own directory, the link reaches the reader's copy:
+    # install instructions (in the page's language) first, no plumbing cells.
+    (outdir / "chapters").mkdir()
+    copy = json.loads((outdir / "chapters" / url).read_text(encoding="utf-8"))
+    assert "pip install" in "".join(copy["cells"][0]["source"])
+    assert "インストール" in "".join(copy["cells"][0]["source"])
+    assert [c["source"] for c in copy["cells"][1:]] == ["# Two", "x = 1"]

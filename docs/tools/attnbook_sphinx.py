@@ -10,6 +10,8 @@ import importlib.util
 import shutil
 from pathlib import Path
 
+from reader_notebook import reader_notebook
+
 #: (code, label shown in the switcher), in display order.
 LANGUAGES = [("en", "English"), ("ja", "日本語")]
 
@@ -56,22 +58,26 @@ def other_language_links(pagename: str, current: str) -> list[dict]:
 NOTEBOOK_LABEL = {"en": "Download .ipynb", "ja": ".ipynb をダウンロード"}
 
 
-def notebook_link(outdir: Path, pagename: str) -> str | None:
-    """Relative URL of the page's executed notebook, if myst-nb wrote one.
+def notebook_link(outdir: Path, pagename: str, language: str = "en") -> str | None:
+    """Relative URL of the reader's copy of the page's executed notebook, if any.
 
     myst-nb writes executed notebooks to ``jupyter_execute/`` beside the
-    output directory, i.e. at the site root next to ``en/`` and ``ja/``.
+    output directory (at the site root next to ``en/`` and ``ja/``); they
+    contain the hidden plumbing cells. The copy offered for download, in
+    ``_notebooks/`` of each edition, has only what a reader sees and starts
+    with how to install attnbook (``reader_notebook``).
     """
     notebook = outdir.parent / "jupyter_execute" / f"{pagename}.ipynb"
     if not notebook.is_file():
         return None
-    return site_root(pagename) + f"jupyter_execute/{pagename}.ipynb"
+    reader_notebook(notebook, outdir / "_notebooks" / f"{pagename}.ipynb", language)
+    return "../" * pagename.count("/") + f"_notebooks/{pagename}.ipynb"
 
 
 def _page_context(app, pagename, templatename, context, doctree):
     language = app.config.language or "en"
     context["attnbook_language_links"] = other_language_links(pagename, language)
-    context["attnbook_notebook_url"] = notebook_link(Path(app.outdir), pagename)
+    context["attnbook_notebook_url"] = notebook_link(Path(app.outdir), pagename, language)
     context["attnbook_notebook_label"] = NOTEBOOK_LABEL.get(language, NOTEBOOK_LABEL["en"])
 
 
