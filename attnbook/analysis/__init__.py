@@ -2,12 +2,15 @@
 
 * :mod:`attnbook.analysis.heads` -- Clark et al. (2019) head statistics: attention to
   [CLS] / [SEP] / punctuation, entropy, mean distance, previous/next-token share.
+* :mod:`attnbook.analysis.contrast` -- a query's attention beside the other words' (is a
+  pattern specific to the query?), and attention to one token string such as ``[UNK]``.
 * :mod:`attnbook.analysis.rollout` -- attention rollout (Abnar & Zuidema 2020).
 * :mod:`attnbook.analysis.norms` -- norm-based attention ‖αf(x)‖ (Kobayashi et al. 2020).
 
 Layer and head ids are 0-indexed throughout (layer 0 is the first layer).
 """
 
+from attnbook.analysis.contrast import attention_to, query_contrast
 from attnbook.analysis.heads import (
     HEAD_STATISTICS_COLUMNS,
     head_statistics,
@@ -30,10 +33,12 @@ __all__ = [
     "attention_norms",
     "attention_norms_from_inputs",
     "attention_rollout",
+    "attention_to",
     "bert_attention_modules",
     "head_statistics",
     "is_punctuation",
     "layer_summary",
+    "query_contrast",
     "smoothed_entropy",
     "transformed_vectors",
 ]
