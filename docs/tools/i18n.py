@@ -1,19 +1,31 @@
 """Translation catalogues: extract them for translators, check them for CI.
 
     python docs/tools/i18n.py update   # regenerate .pot, update locales/ja/*.po
-    python docs/tools/i18n.py check    # fail on any missing, untranslated or fuzzy message
+    python docs/tools/i18n.py check    # fail on any missing, untranslated or fuzzy message,
+                                       # or a glossary term written another way
 
 English is the source text. API docstrings stay in English (like code
 comments), so messages that come only from autodoc docstrings are dropped
 from the catalogues; everything else must be translated.
+
+The glossary (``docs/glossary.md`` and its catalogue) is the authority for
+Japanese terms; ``docs/glossary-variants.txt`` lists the other forms of them.
+``check`` fails on a variant in any Japanese text a reader sees: every
+translated message, and the Japanese string literals in the chapters' code
+cells (``book.text(ja=...)``, figure labels) and in attnbook itself.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
+import io
+import re
 import subprocess
 import sys
 import tempfile
+import tokenize
+from dataclasses import dataclass
 from pathlib import Path
 
 from babel.messages.pofile import read_po, write_po
@@ -21,6 +33,120 @@ from babel.messages.pofile import read_po, write_po
 DOCS = Path(__file__).resolve().parents[1]
 LOCALES = DOCS / "locales"
 LANGS = ["ja"]
+GLOSSARY = DOCS / "glossary.md"
+VARIANTS = DOCS / "glossary-variants.txt"
+PACKAGE = DOCS.parent / "attnbook"
+
+# Hiragana, katakana (full and half width) and CJK ideographs.
+JAPANESE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uff66-\uff9f]")
+CODE_SPAN = re.compile(r"``.+?``|`[^`\n]+`")
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A way of writing a glossary term that translations must not use."""
+
+    form: str  # the glossary's form
+    written: str  # the variant as docs/glossary-variants.txt writes it
+    pattern: re.Pattern
+
+
+def load_variants(path: Path = VARIANTS) -> list[Variant]:
+    """Parse ``FORM: variant | /regex/ | ...`` lines; ``#`` starts a comment line."""
+    variants = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        form, sep, rest = line.partition(": ")
+        if not sep or not form.strip() or not rest.strip():
+            raise ValueError(f"{path}:{number}: expected 'GLOSSARY FORM: variant | ...': {line!r}")
+        for written in (w.strip() for w in rest.split(" | ")):
+            regex = written[1:-1] if len(written) > 2 and written[0] == written[-1] == "/" else None
+            try:
+                pattern = re.compile(regex if regex is not None else re.escape(written))
+            except re.error as error:
+                raise ValueError(
+                    f"{path}:{number}: bad regular expression {written}: {error}"
+                ) from None
+            variants.append(Variant(form.strip(), written, pattern))
+    return variants
+
+
+def glossary_forms_missing(variants: list[Variant], glossary: Path = GLOSSARY) -> list[str]:
+    """Forms in the variants list that the glossary page (or its catalogue) does not have."""
+    text = glossary.read_text(encoding="utf-8")
+    catalogue = LOCALES / "ja" / "LC_MESSAGES" / "glossary.po"
+    if catalogue.exists():
+        text += catalogue.read_text(encoding="utf-8")
+    return sorted({v.form for v in variants if v.form not in text})
+
+
+def term_problems(text: str, variants: list[Variant]) -> list[tuple[str, Variant]]:
+    """The variants found in a Japanese ``text``: (what is written, variant), in order.
+
+    Text without Japanese script is not Japanese prose and is skipped; inline
+    code is blanked out (identifiers stay as they are). The glossary form is
+    masked before its variants are searched, so a variant may be part of the
+    form; of overlapping finds only the first, longest one is reported.
+    """
+    if not JAPANESE.search(text):
+        return []
+    text = CODE_SPAN.sub(lambda m: " " * len(m.group()), text)
+    hits = []
+    for variant in variants:
+        masked = text.replace(variant.form, "\0" * len(variant.form))
+        for m in variant.pattern.finditer(masked):
+            if m.group():
+                hits.append((m.start(), -len(m.group()), m.group(), variant))
+    found, end = [], -1
+    for start, negative_length, written, variant in sorted(hits, key=lambda h: h[:2]):
+        if start >= end:
+            found.append((written, variant))
+            end = start - negative_length
+    return found
+
+
+def _string_literals(source: str, first_line: int = 1):
+    """(line, value) of every string literal in Python ``source``."""
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
+    except (tokenize.TokenError, SyntaxError):
+        return
+    for tok in tokens:
+        if tok.type == tokenize.STRING:
+            try:
+                value = ast.literal_eval(tok.string)
+            except (ValueError, SyntaxError):
+                value = tok.string  # an f-string: its text is close enough
+            if isinstance(value, str):
+                yield first_line + tok.start[0] - 1, value
+
+
+def code_strings(path: Path):
+    """(line, value) of the string literals in a .py file or a page's code cells."""
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".py":
+        yield from _string_literals(text)
+        return
+    lines = text.splitlines(keepends=True)
+    start = None
+    for number, line in enumerate(lines, 1):
+        if start is None and line.startswith("```{code-cell}"):
+            start = number
+        elif start is not None and line.startswith("```"):
+            yield from _string_literals("".join(lines[start : number - 1]), start + 1)
+            start = None
+
+
+def _short(text: str) -> str:
+    return text.replace("\n", " ")[:90]
+
+
+def _term_lines(where: str, text: str, variants: list[Variant], what: str) -> list[str]:
+    return [
+        f"{where}: glossary term: {written!r} in {what}: the glossary writes {variant.form!r}"
+        for written, variant in term_problems(text, variants)
+    ]
 
 
 def _from_book_source(locations) -> bool:
@@ -107,7 +233,11 @@ def update(only: list[str] | None = None) -> None:
 
 def check(only: list[str] | None = None) -> int:
     """Print every problem and return the number of problems found."""
-    problems: list[str] = []
+    variants = load_variants()
+    problems = [
+        f"{VARIANTS}: {form!r} is not a term of {GLOSSARY.name}: fix the list or the glossary"
+        for form in glossary_forms_missing(variants)
+    ]
     with tempfile.TemporaryDirectory() as tmp:
         catalogs = _select(build_templates(Path(tmp) / "gettext"), only)
     for lang in LANGS:
@@ -122,14 +252,22 @@ def check(only: list[str] | None = None) -> int:
                 if not message.id:
                     continue
                 got = po.get(message.id, message.context)
-                short = message.id if isinstance(message.id, str) else message.id[0]
-                short = short.replace("\n", " ")[:90]
+                short = _short(message.id if isinstance(message.id, str) else message.id[0])
                 if got is None:
                     problems.append(f"{po_path}: not in catalogue (run `nox -s i18n`): {short!r}")
                 elif got.fuzzy:
                     problems.append(f"{po_path}: fuzzy: {short!r}")
                 elif not got.string or (isinstance(got.string, tuple) and not all(got.string)):
                     problems.append(f"{po_path}: untranslated: {short!r}")
+                else:
+                    string = got.string if isinstance(got.string, str) else " ".join(got.string)
+                    problems += _term_lines(str(po_path), string, variants, f"{short!r}")
+    sources = [DOCS / f"{domain}.md" for domain in catalogs] + sorted(PACKAGE.rglob("*.py"))
+    for path in sources:
+        if path.exists():
+            for line, value in code_strings(path):
+                where = f"{path}:{line}"
+                problems += _term_lines(where, value, variants, f"string {_short(value)!r}")
     for p in problems:
         print(p)
     total = sum(1 for c in catalogs.values() for m in c if m.id)
