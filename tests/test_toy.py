@@ -523,3 +523,110 @@ def test_store_puts_a_trained_result_where_load_or_train_finds_it(tmp_path, tiny
     assert loaded.from_cache and loaded.weights_hash == tiny_run.weights_hash
     with pytest.raises(ToyGrammarError):
         store("not a result", cache=tmp_path)
+
+
+# ---------------------------------------------------------------------------
+# experiment helpers the chapter reports from
+
+
+def test_first_step_reads_the_named_curve(tiny_run):
+    from attnbook.toy.evaluate import ALL_GROUPS
+    from attnbook.toy.experiment import emergence, first_step
+
+    curves = emergence(tiny_run)
+    snaps = tiny_run.snapshots
+    g = ALL_GROUPS.index("ja-both")
+    for layer in range(TINY.num_layers):
+        for head in range(TINY.num_heads):
+            acc = snaps.accuracy[:, 0, layer, head, g, 1].tolist()  # noun target, object
+            # The threshold is this head's accuracy at the middle snapshot, so it is reached
+            # by step 15 at the latest; computed from the tensor, not from the DataFrame.
+            want = next(s for s, a in zip(snaps.steps, acc, strict=True) if a >= acc[1])
+            assert first_step(curves, "ja-both", "object", layer, head, threshold=acc[1]) == want
+    above_all = float(snaps.accuracy[:, 0, :, :, g, 1].max()) + 1e-6
+    if above_all <= 1:
+        assert first_step(curves, "ja-both", "object", 0, 0, threshold=above_all) is None
+    # A selection that matches nothing is an error, not "never".
+    for bad in [("ja-both", "object", 0, TINY.num_heads), ("ja", "object", 0, 0)]:
+        with pytest.raises(ToyGrammarError, match="no snapshot"):
+            first_step(curves, *bad)
+    with pytest.raises(ToyGrammarError, match="columns"):
+        first_step(curves.drop(columns="head"), "ja-both", "object", 0, 0)
+
+
+def test_emergence_steps_follow_the_plotted_heads(tiny_run):
+    from attnbook.toy import plot as toyplot
+    from attnbook.toy.evaluate import ALL_GROUPS, RELATIONS
+    from attnbook.toy.experiment import emergence_steps, final_best_heads
+
+    steps = emergence_steps(tiny_run, threshold=0.0)
+    last = tiny_run.snapshots.accuracy[-1, 0]  # [L, H, G, R]
+    for row in steps.itertuples():
+        a = last[:, :, ALL_GROUPS.index(row.group), RELATIONS.index(row.relation)]
+        assert row.final_accuracy == pytest.approx(float(a.max()))
+        assert float(a[row.layer, row.head]) == float(a.max())
+        assert row.first_step == 0  # threshold 0 is reached before training
+    best = final_best_heads(tiny_run)
+    assert [tuple(r) for r in steps[["layer", "head"]].itertuples(index=False)] == list(
+        best.values()
+    )
+    labels = [t.get_text() for t in toyplot.emergence(tiny_run).axes[0].get_legend().get_texts()]
+    for (group, relation), (layer, head) in best.items():
+        assert f"{group} {relation}: layer {layer}, head {head}" in labels
+    perfect = emergence_steps(tiny_run, threshold=1.0)
+    for row in perfect.itertuples():
+        g, r = ALL_GROUPS.index(row.group), RELATIONS.index(row.relation)
+        curve = tiny_run.snapshots.accuracy[:, 0, row.layer, row.head, g, r]
+        assert (row.first_step is None) == bool((curve < 1.0).all())
+    with pytest.raises(ToyGrammarError):
+        final_best_heads(tiny_run, [("ja-both", "verb")])
+
+
+def test_best_heads_does_not_depend_on_row_order():
+    import pandas as pd
+
+    from attnbook.toy.experiment import best_heads
+
+    table = pd.DataFrame(
+        {
+            "relation": ["subject"] * 4 + ["object"] * 3,
+            "layer": [0, 0, 1, 2, 0, 1, 1],
+            "head": [0, 1, 0, 1, 0, 0, 1],
+            "worse": [0.2, 0.7, 0.7, 0.5, 0.9, 0.3, 0.95],
+        }
+    )
+    want = {"object": (1, 1, 0.95), "subject": (0, 1, 0.7)}  # a tie at 0.7: lower layer wins
+    for seed in range(5):
+        shuffled = table.sample(frac=1.0, random_state=seed)
+        got = best_heads(shuffled)
+        assert {r: (int(x.layer), int(x["head"]), x.worse) for r, x in got.iterrows()} == want
+    with pytest.raises(ToyGrammarError, match="empty"):
+        best_heads(table.iloc[:0])
+    with pytest.raises(ToyGrammarError, match="missing"):
+        best_heads(table.assign(worse=[None] + table.worse.tolist()[1:]))
+
+
+def test_best_particle_head_is_the_best_of_particle_heads(tiny_run):
+    from attnbook.toy.experiment import best_heads
+
+    test = tiny_run.sentences()[1]
+    table = particle_heads(tiny_run.model, test)
+    best = best_heads(table.iloc[::-1])
+    for relation, row in best.iterrows():
+        assert row.worse == table[table.relation == relation].worse.max()
+
+
+def test_reversible_agrees_with_the_restrictions(corpus):
+    from attnbook.toy.experiment import reversible
+
+    def en(word):
+        return JA_TO_EN.get(word, word)
+
+    seen = collections.Counter()
+    for s in corpus:
+        verb, subj, obj = (en(s.tokens[i]) for i in (s.verb, s.subject, s.object))
+        subjects, objects = RESTRICTIONS[verb]
+        want = subj in objects and obj in subjects
+        assert reversible(s) == want, s.text
+        seen[want] += 1
+    assert seen[True] > 0 and seen[False] > 0

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import matplotlib_fontja  # noqa: F401  (registers IPAexGothic, so 「猫」 renders)
-import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
@@ -19,6 +18,7 @@ from attnbook.plot._axes import PlotInputError, discrete_colours, new_axes
 from attnbook.plot.matrix import weights_heatmap
 from attnbook.plot.style import style_context
 from attnbook.toy.evaluate import ALL_GROUPS, RELATIONS, TARGETS, attention_maps, offset_baseline
+from attnbook.toy.experiment import final_best_heads
 from attnbook.toy.grammar import Sentence, parse
 from attnbook.toy.model import ToyEncoder
 from attnbook.toy.train import EXAMPLES, TrainResult
@@ -66,16 +66,6 @@ def head_heatmap(
     return fig
 
 
-def _best_heads(result: TrainResult, target: str, pairs) -> dict[tuple[str, str], tuple]:
-    acc = result.snapshots.accuracy[-1, TARGETS.index(target)]  # [L, H, G, R]
-    best = {}
-    for group, relation in pairs:
-        a = acc[:, :, ALL_GROUPS.index(group), RELATIONS.index(relation)]
-        flat = int(torch.nan_to_num(a, nan=-1.0).flatten().argmax())
-        best[(group, relation)] = divmod(flat, a.shape[1])
-    return best
-
-
 def emergence(
     result: TrainResult,
     pairs: Sequence[tuple[str, str]] = (("ja-both", "subject"), ("ja-both", "object")),
@@ -109,7 +99,7 @@ def emergence(
     _, test = result.sentences()
     probe = test[: result.config.n_probe]
     offsets = offset_baseline(probe, target=target)
-    best = _best_heads(result, target, pairs)
+    best = final_best_heads(result, pairs, target=target)
     colours = discrete_colours(len(pairs))
     with style_context():
         fig, ax = new_axes(ax, (6.4, 3.6))
