@@ -52,7 +52,11 @@ class ModelNotAvailableError(AttnbookError, OSError):
 
 
 class UnsupportedModelError(AttnbookError, ValueError):
-    """The object or checkpoint is not an encoder attnbook can read attention from."""
+    """The object or checkpoint is not a model attnbook can read attention from."""
+
+
+class EncoderDecoderModelError(UnsupportedModelError):
+    """An encoder-decoder (BART, T5, Marian) was given where one text's self-attention is read."""
 
 
 class NoAttentionError(AttnbookError, RuntimeError):

@@ -37,7 +37,7 @@ from attnbook.errors import (
     WordNotFoundError,
 )
 from attnbook.mechanism import scaled_dot_product_attention
-from attnbook.models import load_model, model_id
+from attnbook.models import is_causal_model, load_model, model_id
 
 UNKNOWN_TOKEN_THRESHOLD = 0.25
 """:func:`attend` warns (:class:`~attnbook.errors.UnknownTokenWarning`) when more than
@@ -97,6 +97,8 @@ class AttentionMaps:
         text: the input text (first segment).
         pair: the second sentence of a pair, or ``None``.
         level: ``"token"`` or ``"word"`` (see :meth:`to_words`).
+        causal: ``True`` for a decoder's (causal) self-attention: query ``i``
+            sees only keys ``0..i``, so every weight above the diagonal is 0.
     """
 
     tokens: list[str]
@@ -109,6 +111,7 @@ class AttentionMaps:
     text: str
     pair: str | None = None
     level: str = "token"
+    causal: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.special, Tensor):
@@ -134,6 +137,14 @@ class AttentionMaps:
         bad = [w for w in self.word_ids if w is not None and not 0 <= w < len(self.words)]
         if bad:
             raise MapsShapeError(f"word_ids {bad} do not index into the {len(self.words)} words.")
+        if self.causal:
+            ahead = torch.triu(a, diagonal=1)
+            if bool((ahead != 0).any()):
+                raise MapsShapeError(
+                    f"causal maps must be 0 above the diagonal (a query cannot see later keys), "
+                    f"but up to {ahead.abs().max().item():.3g} is there; pass causal=False for "
+                    "bidirectional attention."
+                )
 
     # ----- sizes -------------------------------------------------------------
 
@@ -160,6 +171,7 @@ class AttentionMaps:
 
     def __repr__(self) -> str:
         pair = f", pair={self.pair!r}" if self.pair is not None else ""
+        pair += ", causal=True" if self.causal else ""
         return (
             f"AttentionMaps(model_id={self.model_id!r}, level={self.level!r}, "
             f"layers={self.num_layers}, heads={self.num_heads}, tokens={self.tokens!r}{pair})"
@@ -616,13 +628,19 @@ def attend(
 ) -> AttentionMaps:
     """Run ``text`` (and ``pair``) through a model and keep every attention weight.
 
+    Encoders (BERT, RoBERTa, DistilBERT, ELECTRA, ...) and decoders (GPT-2,
+    GPT-NeoX, Llama, Mistral, Qwen, ...) go through the same code path; a
+    decoder's maps have ``causal=True`` and are 0 above the diagonal. For a
+    model with fewer key/value heads than query heads (grouped-query
+    attention) there is one map per *query* head, as transformers returns them.
+
     Args:
         text: the sentence.
         model: ``None`` (``$ATTNBOOK_MODEL`` or the embedded default), a hub id
             or local directory, or a ``(tokenizer, model)`` pair; see
             :func:`attnbook.models.load_model`.
         pair: an optional second sentence; the maps keep the boundary
-            (``segment_ids``, :attr:`AttentionMaps.sep_positions`).
+            (``segment_ids``, :attr:`AttentionMaps.sep_positions`). Encoders only.
         max_length: token limit to enforce (special tokens included); defaults
             to, and may not exceed, the model's own limit.
         truncation: cut the input to the limit instead of raising
@@ -633,7 +651,8 @@ def attend(
 
     Raises:
         NotTextError, EmptyTextError, TextTooLongError, ModelNotAvailableError,
-        NoAttentionError.
+        NoAttentionError, EncoderDecoderModelError (BART, T5, ...),
+        InvalidOptionError (``pair`` with a decoder).
 
     Warns :class:`~attnbook.errors.UnknownTokenWarning` when more than
     :data:`UNKNOWN_TOKEN_THRESHOLD` of the tokens are unknown.
@@ -650,6 +669,12 @@ def attend(
     if pair is not None:
         _check_text(pair, "pair")
     tokenizer, net = load_model(model)
+    causal = is_causal_model(net)
+    if causal and pair is not None:
+        raise InvalidOptionError(
+            f"{model_id(net)!r} is a decoder: it reads one text left to right and has no "
+            "sentence-pair input. Join the two sentences into one text instead of pair=."
+        )
     limit = model_max_tokens(tokenizer, net)
     if max_length is not None:
         if isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1:
@@ -691,6 +716,7 @@ def attend(
         segment_ids=segment_ids,
         text=text,
         pair=pair,
+        causal=causal,
     )
 
 

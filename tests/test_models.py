@@ -142,11 +142,12 @@ def test_pair_in_the_wrong_order(tiny_bert):
         attnbook.load_model((tokenizer, model, model))
 
 
-def test_decoder_is_unsupported(tmp_path, tiny_bert):
+def test_a_loaded_decoder_is_accepted_as_causal(tiny_bert):
     tokenizer, _ = attnbook.load_model(str(tiny_bert))
     gpt = transformers.GPT2Model(transformers.GPT2Config(n_layer=1, n_head=2, n_embd=8))
-    with pytest.raises(UnsupportedModelError, match="decoder"):
-        attnbook.load_model((tokenizer, gpt))
+    _, model = attnbook.load_model((tokenizer, gpt))
+    assert attnbook.models.is_causal_model(model)
+    assert not attnbook.models.is_causal_model(attnbook.load_model()[1])
 
 
 def test_model_without_attentions(tiny_bert):

@@ -17,6 +17,7 @@ from attnbook.analysis.heads import (
     is_punctuation,
     layer_summary,
     smoothed_entropy,
+    visible_keys,
 )
 from attnbook.analysis.norms import (
     AttentionNorms,
@@ -41,4 +42,5 @@ __all__ = [
     "query_contrast",
     "smoothed_entropy",
     "transformed_vectors",
+    "visible_keys",
 ]

@@ -40,6 +40,7 @@ __all__ = [
     "layer_summary",
     "is_punctuation",
     "smoothed_entropy",
+    "visible_keys",
 ]
 
 #: Token strings counted as the "classification" token (BERT, RoBERTa, XLNet spellings).
@@ -60,15 +61,16 @@ HEAD_STATISTICS_COLUMNS: dict[str, str] = {
     "to_punct": "mean total attention a query gives to punctuation tokens",
     "to_other": "mean total attention a query gives to all remaining tokens",
     "entropy": "mean entropy of a query's attention row in nats, after Clark et al.'s "
-    "smoothing 0.9999*a + 1e-4/n",
+    "smoothing 0.9999*a + 1e-4/n over the n keys the query can see",
     "uniform_entropy": "mean of log(n) over the same queries: the entropy of uniform "
-    "attention over the n tokens of the query's text",
+    "attention over the n keys the query can see (all tokens of its text; in causal "
+    "maps, query i sees i + 1)",
     "mean_distance": "mean of sum_j a_ij * |i - j|: how many tokens away the attention "
     "lands on average",
     "prev": "mean attention to the token just before the query (offset -1), over the "
     "queries that have one",
     "next": "mean attention to the token just after the query (offset +1), over the "
-    "queries that have one",
+    "queries that can see one (none in causal maps: NaN)",
     "n_queries": "number of query tokens averaged over (all texts together)",
 }
 
@@ -88,15 +90,20 @@ def is_punctuation(token: str) -> bool:
     return bool(token) and all(unicodedata.category(ch).startswith("P") for ch in token)
 
 
-def smoothed_entropy(attention: Tensor) -> Tensor:
+def smoothed_entropy(attention: Tensor, visible: Tensor | None = None) -> Tensor:
     """Entropy in nats of each attention row after Clark et al.'s smoothing.
 
     Each row ``a`` over ``n`` keys is replaced by ``0.9999 * a + 1e-4 / n``
     before ``-sum(a * log a)``, so the entropy of uniform attention is exactly
     ``log n`` and a one-hot row gives a small positive number instead of 0.
+    With ``visible``, ``n`` is the number of keys each query can see and the
+    smoothing and the sum cover only those keys (a causal query ``i`` sees
+    ``i + 1``): uniform attention over the visible keys has entropy ``log n``.
 
     Args:
         attention: ``[..., T, n]``, rows summing to 1.
+        visible: optional bool ``[T, n]`` (broadcast), ``True`` where the query
+            can see the key.
 
     Returns:
         ``[..., T]`` entropies (float64).
@@ -108,9 +115,31 @@ def smoothed_entropy(attention: Tensor) -> Tensor:
     0.00055
     """
     a = torch.as_tensor(attention, dtype=torch.float64)
-    n = a.shape[-1]
-    s = (1 - ENTROPY_SMOOTHING) * a + ENTROPY_SMOOTHING / n
-    return -(s * s.log()).sum(-1)
+    if visible is None:
+        n = a.shape[-1]
+        s = (1 - ENTROPY_SMOOTHING) * a + ENTROPY_SMOOTHING / n
+        return -(s * s.log()).sum(-1)
+    seen = torch.as_tensor(visible, dtype=torch.bool)
+    n_seen = seen.sum(-1, keepdim=True).to(torch.float64)  # [T, 1]
+    s = (1 - ENTROPY_SMOOTHING) * a + ENTROPY_SMOOTHING / n_seen
+    return -torch.where(seen, s * s.log(), torch.zeros_like(s)).sum(-1)
+
+
+def visible_keys(maps: Any) -> Tensor | None:
+    """Bool ``[T, T]``: which keys each query can see, or ``None`` when it sees all.
+
+    Causal maps (decoders) see keys ``0..i``; bidirectional maps see every key.
+
+    >>> from types import SimpleNamespace
+    >>> visible_keys(SimpleNamespace(causal=True, attentions=torch.zeros(1, 1, 3, 3))).int()
+    tensor([[1, 0, 0],
+            [1, 1, 0],
+            [1, 1, 1]], dtype=torch.int32)
+    """
+    if not getattr(maps, "causal", False):
+        return None
+    t = maps.attentions.shape[-1]
+    return torch.ones(t, t, dtype=torch.bool).tril()
 
 
 def _as_list(maps: Any) -> list[Any]:
@@ -232,17 +261,22 @@ def head_statistics(
         t = a.shape[-1]
         for name, mask in zip(_SHARES, _token_masks(item, punctuation), strict=True):
             sums[name] += (a @ mask).sum(-1)
-        sums["entropy"] += smoothed_entropy(a).sum(-1)
-        sums["uniform_entropy"] += t * math.log(t)
+        seen = visible_keys(item)
+        sums["entropy"] += smoothed_entropy(a, seen).sum(-1)
+        if seen is None:
+            sums["uniform_entropy"] += t * math.log(t)
+        else:
+            sums["uniform_entropy"] += seen.sum(-1).to(torch.float64).log().sum()
         pos = torch.arange(t, dtype=torch.float64)
         distance = (pos[:, None] - pos[None, :]).abs()  # [T, T]
         sums["mean_distance"] += (a * distance).sum((-2, -1))
         # a[..., i, i-1] for i = 1..T-1 and a[..., i, i+1] for i = 0..T-2
         prev_sum += torch.diagonal(a, offset=-1, dim1=-2, dim2=-1).sum(-1)
-        next_sum += torch.diagonal(a, offset=1, dim1=-2, dim2=-1).sum(-1)
         n_queries += t
         n_prev += t - 1
-        n_next += t - 1
+        if seen is None:  # a causal query cannot see the next token
+            next_sum += torch.diagonal(a, offset=1, dim1=-2, dim2=-1).sum(-1)
+            n_next += t - 1
 
     layers, heads = shape
     frame = {
