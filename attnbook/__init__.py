@@ -6,11 +6,13 @@ The package behind the attnbook book: attention written from scratch
 
 from attnbook.errors import (
     AnalysisInputError,
+    AttentionInputError,
     AttnbookError,
     EmptyTextError,
     EncoderDecoderModelError,
     HeadOutOfRangeError,
     InvalidOptionError,
+    KVCacheMismatchError,
     LayerOutOfRangeError,
     MapsShapeError,
     MissingDependencyError,
@@ -24,6 +26,7 @@ from attnbook.errors import (
 )
 from attnbook.maps import AttentionMaps, attend, recompute_attention, recompute_attentions
 from attnbook.mechanism import (
+    KVCache,
     MultiHeadAttention,
     causal_mask,
     padding_mask,
@@ -50,12 +53,14 @@ def __getattr__(name: str):
 __all__ = [
     "DEFAULT_MODEL",
     "AnalysisInputError",
+    "AttentionInputError",
     "AttentionMaps",
     "AttnbookError",
     "EmptyTextError",
     "EncoderDecoderModelError",
     "HeadOutOfRangeError",
     "InvalidOptionError",
+    "KVCacheMismatchError",
     "LayerOutOfRangeError",
     "MapsShapeError",
     "MissingDependencyError",
@@ -70,6 +75,7 @@ __all__ = [
     "load_model",
     "recompute_attention",
     "recompute_attentions",
+    "KVCache",
     "MultiHeadAttention",
     "causal_mask",
     "padding_mask",

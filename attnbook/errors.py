@@ -83,6 +83,28 @@ class UnknownTokenWarning(UserWarning):
     """
 
 
+# --- the from-scratch mechanism (attnbook.mechanism, attnbook.position) ---
+
+
+class AttentionInputError(AttnbookError, ValueError):
+    """Inputs to the from-scratch attention do not fit together.
+
+    Raised by :mod:`attnbook.mechanism` and :mod:`attnbook.position` for
+    shapes, masks, head counts or options that cannot work; the message names
+    the sizes it got and what would fit.
+    """
+
+
+class KVCacheMismatchError(AttentionInputError):
+    """A :class:`~attnbook.mechanism.KVCache` is reused for keys/values of another shape.
+
+    A cache belongs to one batch of sequences and one attention layer (its
+    batch size, key/value heads and head width are fixed by the first
+    append). Use one cache per layer and a fresh cache (or
+    :meth:`~attnbook.mechanism.KVCache.reset`) for a new batch.
+    """
+
+
 # --- analysis (attnbook.analysis) ---
 
 

@@ -42,7 +42,7 @@ def test_source_hash_of_the_real_package_changes_on_a_one_line_edit(tmp_path):
     copy = tmp_path / "attnbook"
     shutil.copytree(Path(attnbook.__file__).parent, copy)
     before = attnbook_sphinx.source_hash(copy)
-    target = copy / "mechanism.py"
+    target = copy / "mechanism" / "attention.py"
     target.write_text(target.read_text() + "\n# one more line\n")
     assert attnbook_sphinx.source_hash(copy) != before
 

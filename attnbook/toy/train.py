@@ -141,7 +141,7 @@ def _source_version() -> str:
     """SHA-256 over the code a trained model and its snapshots depend on."""
     here = Path(__file__).resolve().parent
     files = [here / f for f in ("grammar.py", "model.py", "train.py", "evaluate.py")]
-    files.append(here.parent / "mechanism.py")
+    files += sorted((here.parent / "mechanism").glob("*.py"))
     digest = hashlib.sha256(torch.__version__.encode())
     for p in files:
         digest.update(p.name.encode())
