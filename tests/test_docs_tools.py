@@ -142,4 +142,4 @@ def test_notebook_link_only_when_the_notebook_exists(tmp_path):
     copy = json.loads((outdir / "chapters" / url).read_text(encoding="utf-8"))
     assert "pip install" in "".join(copy["cells"][0]["source"])
     assert "インストール" in "".join(copy["cells"][0]["source"])
-    assert [c["source"] for c in copy["cells"][1:]] == ["# Two", "x = 1"]
+    assert ["".join(c["source"]) for c in copy["cells"][1:]] == ["# Two", "x = 1"]

@@ -11,6 +11,8 @@ plain Jupyter with only attnbook installed (``nox -s reader`` checks it).
 from __future__ import annotations
 
 import json
+import re
+from ast import literal_eval
 from pathlib import Path
 
 #: Tags that keep a cell's code off the page: the cell is book plumbing.
@@ -29,8 +31,8 @@ pip install attnbook-0.1.0-py3-none-any.whl   # or a wheel: `pip wheel --no-deps
 ```
 
 Everything runs offline on a CPU: the default model comes with the package.
-The text cells are the page's source: numbers in `{glue}` roles are filled
-in on the web page.""",
+The text cells are the page's source, with the numbers and figures that the
+book's build computed filled in.""",
     "ja": """\
 **この章を自分で動かすには。** このノートブックには、ページのコードが順番どおりに
 入っています。Python 3.10 以上と `attnbook` パッケージが必要です。attnbook は
@@ -43,8 +45,8 @@ pip install attnbook-0.1.0-py3-none-any.whl   # またはホイール（クロ�
 ```
 
 GPU もネット接続も要りません。既定のモデルはパッケージに入っています。
-テキストのセルはページの原稿（英語）です。`{glue}` の数値はウェブページで
-埋め込まれます。""",
+テキストのセルはページの原稿（英語）で、本のビルドが計算した数値と図が
+埋め込まれています。""",
 }
 
 
@@ -54,12 +56,94 @@ def is_plumbing(cell: dict) -> bool:
     return cell.get("cell_type") == "code" and bool(tags & PLUMBING_TAGS)
 
 
+# {glue}`key`, {glue:text}`key:.3f`, {glue:md}`key` (myst-nb's roles).
+GLUE_ROLE = re.compile(r"\{glue(?::(any|text|md))?\}`([^`]+)`")
+# ```{glue:figure} key / :::{glue:figure} key, its options, caption, closing fence.
+GLUE_FIGURE = re.compile(
+    r"^(`{3,}|:{3,})\{glue(?::figure|:any)?\}[ \t]+(\S+)[^\n]*\n(.*?)^\1[ \t]*$",
+    re.MULTILINE | re.DOTALL,
+)
+
+
+def glued_values(nb: dict) -> dict[str, dict]:
+    """Every glued value of the executed notebook: key -> mime bundle (prefix removed)."""
+    values = {}
+    for cell in nb["cells"]:
+        for output in cell.get("outputs", []):
+            scrapbook = output.get("metadata", {}).get("scrapbook")
+            if not scrapbook:
+                continue
+            prefix = len(scrapbook.get("mime_prefix", ""))
+            values[scrapbook["name"]] = {k[prefix:]: v for k, v in output["data"].items()}
+    return values
+
+
+def _format_text(text: str, spec: str) -> str:
+    # What myst-nb's {glue:text} does with its "key:format" (format_plain_text).
+    try:
+        value = literal_eval(text)
+    except (SyntaxError, ValueError):
+        value = text
+    if not spec:
+        return str(value)
+    kind = spec[-1]
+    if kind in "bcdoxX":
+        value = int(value)
+    elif kind in "eEfFgGn%":
+        value = float(value)
+    elif kind == "s":
+        value = str(value)
+    return format(value, spec)
+
+
+def fill_glue(source: str, values: dict[str, dict]) -> tuple[str, dict]:
+    """Paste glued values into a markdown cell: (new source, attachments).
+
+    Roles become their text; a glued figure becomes an attached image with
+    its caption. Keys that were not glued (or another page's) stay as written.
+    """
+    attachments: dict[str, dict] = {}
+
+    def role(match: re.Match) -> str:
+        kind, body = match.group(1) or "any", match.group(2)
+        key, _, spec = body.rpartition(":") if kind == "text" and ":" in body else (body, "", "")
+        data = values.get(key)
+        if data is None:
+            return match.group(0)
+        if kind == "md" and "text/markdown" in data:
+            return "".join(data["text/markdown"])
+        if "text/plain" not in data:
+            return match.group(0)
+        text = "".join(data["text/plain"])
+        try:
+            return _format_text(text, spec) if kind == "text" else text
+        except (TypeError, ValueError):
+            return text
+
+    def figure(match: re.Match) -> str:
+        key, body = match.group(2), match.group(3)
+        data = values.get(key, {})
+        caption = " ".join(
+            line.strip() for line in body.splitlines() if line.strip() and not line.startswith(":")
+        )
+        caption = GLUE_ROLE.sub(role, caption)
+        for mime, suffix in (("image/png", "png"), ("image/svg+xml", "svg"), ("image/jpeg", "jpg")):
+            if mime in data:
+                name = f"{key}.{suffix}"
+                attachments[name] = {mime: data[mime]}
+                return f"![{caption}](attachment:{name})\n\n*{caption}*\n"
+        return f"*{caption}*\n" if caption else match.group(0)
+
+    source = GLUE_FIGURE.sub(figure, source)
+    return GLUE_ROLE.sub(role, source), attachments
+
+
 def reader_notebook(executed: Path, target: Path, language: str = "en") -> Path:
     """Write the reader's copy of the ``executed`` notebook to ``target``.
 
-    Drops the plumbing cells, renumbers nothing else, and puts a markdown
-    cell first that says (in ``language``, English when unknown) how to
-    install attnbook. Returns ``target``.
+    Drops the plumbing cells, pastes the glued numbers and figures into the
+    text cells, and puts a markdown cell first that says (in ``language``,
+    English when unknown) how to install attnbook. Returns ``target``.
     """
     nb = json.loads(executed.read_text(encoding="utf-8"))
     install = {
@@ -68,7 +152,17 @@ def reader_notebook(executed: Path, target: Path, language: str = "en") -> Path:
         "metadata": {},
         "source": INSTALL.get(language, INSTALL["en"]).splitlines(keepends=True),
     }
-    cells = [c for c in nb["cells"] if not is_plumbing(c)]
+    values = glued_values(nb)
+    cells = []
+    for cell in nb["cells"]:
+        if is_plumbing(cell):
+            continue
+        if cell["cell_type"] == "markdown":
+            text, attachments = fill_glue("".join(cell["source"]), values)
+            cell = {**cell, "source": text.splitlines(keepends=True)}
+            if attachments:
+                cell["attachments"] = attachments
+        cells.append(cell)
     nb["cells"] = [install, *cells]
     nb.setdefault("metadata", {})["kernelspec"] = {
         "display_name": "Python 3",

@@ -1,0 +1,120 @@
+"""The reader's copy of a chapter notebook (docs/tools/reader_notebook.py).
+
+Built from a small executed notebook in the shape myst-nb writes: glue
+outputs carry ``metadata.scrapbook`` and, when not displayed, mime types
+prefixed with ``application/papermill.record/``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "docs" / "tools"))
+
+import reader_notebook  # noqa: E402
+
+PREFIX = "application/papermill.record/"
+PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n not really").decode()
+
+
+def _glue(name: str, data: dict, display: bool = False) -> dict:
+    prefix = "" if display else PREFIX
+    return {
+        "output_type": "display_data",
+        "data": {prefix + k: v for k, v in data.items()},
+        "metadata": {"scrapbook": {"name": name, "mime_prefix": prefix}},
+    }
+
+
+def _code(source: str, tags=(), outputs=()) -> dict:
+    return {
+        "cell_type": "code",
+        "execution_count": 1,
+        "metadata": {"tags": list(tags)},
+        "outputs": list(outputs),
+        "source": source,
+    }
+
+
+def _markdown(source: str) -> dict:
+    return {"cell_type": "markdown", "metadata": {}, "source": source}
+
+
+EXECUTED = {
+    "cells": [
+        _markdown("# Chapter\n\nThe weight is {glue:text}`w:.2f` and {glue:text}`who` wins."),
+        _code("import attnbook\nx = 1", outputs=[{"output_type": "stream", "text": "hi\n"}]),
+        _code(
+            "import book\nbook.glue('w', 0.41234)",
+            tags=["hide-input"],
+            outputs=[
+                _glue("w", {"text/plain": "0.41234"}),
+                _glue("who", {"text/plain": "'the verb'"}),
+                _glue("fig-a", {"image/png": PNG, "text/plain": "<Figure>"}),
+            ],
+        ),
+        _code("book.claim(True, 'x')", tags=["remove-cell"]),
+        _code("y = x + 1", tags=["remove-stderr"]),
+        _markdown(
+            "```{glue:figure} fig-a\n:name: fig-ch1-a\n\nThe weights of {glue:text}`w:.1f`.\n```\n"
+            "Elsewhere: {glue:text}`other.md::k` stays."
+        ),
+    ],
+    "metadata": {"kernelspec": {"name": "python3"}, "mystnb": {"x": 1}},
+    "nbformat": 4,
+    "nbformat_minor": 5,
+}
+
+
+@pytest.fixture
+def copy(tmp_path):
+    executed = tmp_path / "executed.ipynb"
+    executed.write_text(json.dumps(EXECUTED), encoding="utf-8")
+
+    def make(language: str) -> dict:
+        target = tmp_path / language / "nb.ipynb"
+        reader_notebook.reader_notebook(executed, target, language)
+        return json.loads(target.read_text(encoding="utf-8"))
+
+    return make
+
+
+def _text(cell: dict) -> str:
+    return "".join(cell["source"])
+
+
+def test_plumbing_is_dropped_and_visible_code_kept_in_order(copy):
+    nb = copy("en")
+    code = [_text(c) for c in nb["cells"] if c["cell_type"] == "code"]
+    assert code == ["import attnbook\nx = 1", "y = x + 1"]
+    assert nb["cells"][2]["outputs"] == [{"output_type": "stream", "text": "hi\n"}]
+    assert "mystnb" not in nb["metadata"]
+
+
+@pytest.mark.parametrize(
+    ("language", "words"), [("en", "Run this chapter"), ("ja", "インストール")]
+)
+def test_the_first_cell_says_how_to_install_in_the_page_language(copy, language, words):
+    first = copy(language)["cells"][0]
+    assert first["cell_type"] == "markdown"
+    assert "pip install" in _text(first) and words in _text(first)
+
+
+def test_glued_numbers_and_figures_are_pasted_into_the_text(copy):
+    cells = copy("en")["cells"]
+    assert _text(cells[1]) == "# Chapter\n\nThe weight is 0.41 and the verb wins."
+    figure = cells[-1]
+    assert "![The weights of 0.4.](attachment:fig-a.png)" in _text(figure)
+    assert figure["attachments"] == {"fig-a.png": {"image/png": PNG}}
+    assert "{glue:figure}" not in _text(figure)
+    assert "{glue:text}`other.md::k`" in _text(figure)
+
+
+def test_unknown_keys_stay_as_written():
+    text, attachments = reader_notebook.fill_glue("{glue:text}`nope:.2f`", {})
+    assert text == "{glue:text}`nope:.2f`" and attachments == {}
