@@ -32,6 +32,7 @@ from attnbook.mechanism import (
     padding_mask,
     scaled_dot_product_attention,
     softmax,
+    tiled_attention,
 )
 from attnbook.models import DEFAULT_MODEL, load_model
 
@@ -81,4 +82,5 @@ __all__ = [
     "padding_mask",
     "scaled_dot_product_attention",
     "softmax",
+    "tiled_attention",
 ]
