@@ -1,9 +1,11 @@
 """attnbook: the attention mechanism at high resolution.
 
 The package behind the attnbook book: attention written from scratch
-(:mod:`attnbook.mechanism`), real-model attention maps, figures and views.
+(:mod:`attnbook.mechanism`, :mod:`attnbook.position`), real-model attention
+maps, figures and views.
 """
 
+from attnbook import position
 from attnbook.errors import (
     AnalysisInputError,
     AttentionInputError,
@@ -80,6 +82,7 @@ __all__ = [
     "MultiHeadAttention",
     "causal_mask",
     "padding_mask",
+    "position",
     "scaled_dot_product_attention",
     "softmax",
     "tiled_attention",
