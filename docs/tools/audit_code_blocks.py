@@ -10,11 +10,18 @@ use a ``{doctest}`` directive or a code cell instead.
 A code cell tagged to skip execution (``skip-execution``) passes only if its
 page and cell index are listed in ``audit-allowlist.txt`` with a reason.
 
+A code cell the page shows (not tagged ``hide-input``, ``hide-cell`` or
+``remove-*``) is code a reader copies, so it must hold no book plumbing:
+no ``import book`` / ``myst_nb``, no ``glue(...)`` or ``book.*(...)``, no
+``assert``. Those go in a ``hide-input`` cell (``tests/test_reader.py``
+checks the same from the built pages by running the visible cells).
+
     python docs/tools/audit_code_blocks.py docs/_build/doctrees/en
 """
 
 from __future__ import annotations
 
+import ast
 import pickle
 import sys
 from pathlib import Path
@@ -24,6 +31,41 @@ from docutils import nodes
 PYTHON_LANGUAGES = {"python", "python3", "py", "ipython", "ipython3", "pycon", "py3"}
 SKIP_TAGS = {"skip-execution"}
 ALLOWLIST = Path(__file__).with_name("audit-allowlist.txt")
+# Tags that keep a cell's code off the page; any other code cell is visible.
+HIDDEN_TAGS = {"hide-input", "hide-cell", "remove-input", "remove-cell"}
+PLUMBING_MODULES = {"book", "myst_nb"}
+
+
+def plumbing(source: str) -> list[str]:
+    """Book machinery in a visible cell's source, as ``line N: what`` strings."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []  # not plain Python (magics): the reader test reports it
+    found = []
+    for node in ast.walk(tree):
+        what = None
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names if a.name.split(".")[0] in PLUMBING_MODULES]
+            what = f"import {', '.join(names)}" if names else None
+        elif isinstance(node, ast.ImportFrom):
+            if (node.module or "").split(".")[0] in PLUMBING_MODULES:
+                what = f"from {node.module} import ..."
+        elif isinstance(node, ast.Assert):
+            what = "assert (a claim check: use book.claim in a hide-input cell)"
+        elif isinstance(node, ast.Call):
+            func = node.func
+            if isinstance(func, ast.Name) and func.id == "glue":
+                what = "glue(...)"
+            elif (
+                isinstance(func, ast.Attribute)
+                and isinstance(func.value, ast.Name)
+                and func.value.id in PLUMBING_MODULES
+            ):
+                what = f"{func.value.id}.{func.attr}(...)"
+        if what:
+            found.append((node.lineno, what))
+    return [f"line {line}: {what}" for line, what in sorted(set(found))]
 
 
 def _cell_container(node: nodes.Node) -> nodes.Element | None:
@@ -62,6 +104,12 @@ def audit_doctree(doctree: nodes.document, page: str, allowed: set[str]) -> list
                     f"{page}: code cell {cell.get('cell_index')} is tagged {sorted(tags & SKIP_TAGS)} "
                     f"but not allowed in {ALLOWLIST.name} (add '{key}  # reason')"
                 )
+            if not tags & HIDDEN_TAGS:
+                for what in plumbing(block.astext()):
+                    problems.append(
+                        f"{page}: visible code cell {cell.get('cell_index')} has book plumbing, "
+                        f"{what}: readers copy this cell; move it to a hide-input cell"
+                    )
             continue
         if cell is not None:
             continue  # an output of an executed cell
@@ -112,7 +160,7 @@ def main(argv: list[str]) -> int:
         return 2
     for p in problems:
         print(p)
-    print(f"audit: {pages} pages, {len(problems)} untested Python block(s)")
+    print(f"audit: {pages} pages, {len(problems)} problem(s) (untested blocks, visible plumbing)")
     return 1 if problems else 0
 
 
