@@ -26,6 +26,10 @@ from attnbook_sphinx import LANGUAGES, source_hash  # noqa: E402
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TQDM_DISABLE", "1")
+# Hidden cells `import book` (docs/tools/book.py, the glue/claim/figure plumbing).
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    p for p in (str(DOCS / "tools"), os.environ.get("PYTHONPATH", "")) if p
+)
 
 project = "attnbook"
 author = "the attnbook authors"

@@ -143,3 +143,116 @@ def test_notebook_link_only_when_the_notebook_exists(tmp_path):
     assert "pip install" in "".join(copy["cells"][0]["source"])
     assert "インストール" in "".join(copy["cells"][0]["source"])
     assert ["".join(c["source"]) for c in copy["cells"][1:]] == ["# Two", "x = 1"]
+
+
+# --- docs/tools/book.py: the hidden cells' plumbing ---------------------------
+
+import book  # noqa: E402
+
+
+@pytest.fixture
+def glued(monkeypatch):
+    """What book.* glued, by key (instead of IPython display outputs)."""
+    store: dict[str, object] = {}
+    monkeypatch.setattr(
+        book, "_myst_glue", lambda name, value, display: store.setdefault(name, value)
+    )
+    return store
+
+
+def test_claim_passes_silently_and_fails_naming_the_claim():
+    book.claim(2 > 1, "two is more than one")
+    with pytest.raises(book.ClaimError, match=r"^claim failed: the verb attends most to dog$"):
+        book.claim(False, "the verb attends most to dog")
+    import torch
+
+    book.claim(torch.tensor(True), "a 0-d tensor is one truth value")
+    with pytest.raises(book.BookError, match=r"one truth value.*\.all\(\)"):
+        book.claim(torch.tensor([True, False]), "several values")
+    with pytest.raises(book.BookError, match="condition first"):
+        book.claim("the claim", True)
+
+
+def test_text_glues_both_languages_and_refuses_an_english_ja(glued):
+    book.text("winner", en="The subject wins.", ja="主語が勝ちます。")
+    assert glued == {"winner": "The subject wins.", "winner@ja": "主語が勝ちます。"}
+    with pytest.raises(book.BookError, match="ja= has no Japanese"):
+        book.text("oops", en="Same.", ja="Same.")
+
+
+def test_glue_refuses_a_figure(glued):
+    from matplotlib.figure import Figure
+
+    with pytest.raises(book.BookError, match="book.figure"):
+        book.glue("fig-x", Figure())
+    book.glue("n", 3)
+    assert glued == {"n": 3}
+
+
+def test_figure_glues_the_english_as_is_and_a_japanese_png(glued):
+    import torch
+
+    import attnbook.plot as ap
+
+    fig = ap.weights_heatmap(torch.eye(2), ["dog", "cat"], ["dog", "cat"], title="two tokens")
+    english = ap.figure_bytes(
+        ap.weights_heatmap(torch.eye(2), ["dog", "cat"], ["dog", "cat"], title="two tokens"), "png"
+    )
+    book.figure("fig-two", fig, ja={"two tokens": "二つのトークン"})
+    assert glued["fig-two"] is fig
+    assert ap.figure_bytes(fig, "png") == english  # the English figure is untouched
+    png = glued["fig-two@ja"]._repr_png_()
+    assert png.startswith(b"\x89PNG") and png != english
+
+
+def test_figure_with_english_left_fails_listing_the_words(glued):
+    import torch
+
+    import attnbook.plot as ap
+
+    fig = ap.weights_heatmap(torch.eye(2), title="two tokens")
+    with pytest.raises(book.BookError, match=r"not fully Japanese:\n  'two tokens': two, tokens"):
+        book.figure("fig-two", fig)
+    assert "fig-two@ja" not in glued
+
+
+def test_table_translates_prose_labels_and_cells_but_not_identifiers(glued):
+    import pandas as pd
+
+    df = pd.DataFrame(
+        {"token": ["dog", "cat"], "role": ["subject", "object"], "weight": [0.4, 0.6]},
+        index=pd.Index(["seed's illustration", "computed"], name="source"),
+    )
+    ja = {"seed's illustration": "シードの図", "computed": "計算値", "subject": "主語",
+          "object": "目的語", "source": "出典"}  # fmt: skip
+    book.table("tbl", df, ja=ja)
+    assert glued["tbl"] is df
+    out = glued["tbl@ja"]
+    assert list(out.index) == ["シードの図", "計算値"] and out.index.name == "出典"
+    assert list(out["role"]) == ["主語", "目的語"] and list(out["token"]) == ["dog", "cat"]
+    assert list(out.columns) == ["token", "role", "weight"]
+    assert list(df.index) == ["seed's illustration", "computed"]  # the English is untouched
+    with pytest.raises(book.BookError, match=r"match no label or cell: \['sead'\]"):
+        book.table("tbl2", df, ja={"sead": "種"})
+
+
+def test_the_japanese_edition_takes_the_ja_variants_the_english_does_not():
+    data = {"w": 1, "winner": "en", "winner@ja": "ja", "fig": "EN", "fig@ja": "JA"}
+    assert attnbook_sphinx.pick_language_variants(data, "en") is data
+    ja = attnbook_sphinx.pick_language_variants(data, "ja")
+    assert (ja["w"], ja["winner"], ja["fig"]) == (1, "ja", "JA")
+    assert data["winner"] == "en"  # not changed in place
+
+
+def test_figures_are_numbered_by_chapter_in_page_order():
+    numbers = {
+        "index": {"figure": {"a": (1,)}},
+        "chapters/02-x": {"figure": {"w": (3,), "m": (2,)}, "table": {"t": (1,)}},
+        "chapters/05-y": {"figure": {"p": (7,), "q": (9,), "r": (8,)}},
+        "chapters/12-z": {"figure": {"s": (40,)}},
+    }
+    out = attnbook_sphinx.number_by_chapter(numbers)
+    assert out["index"] == {"figure": {"a": (1,)}}
+    assert out["chapters/02-x"] == {"figure": {"m": (2, 1), "w": (2, 2)}, "table": {"t": (2, 1)}}
+    assert out["chapters/05-y"]["figure"] == {"p": (5, 1), "r": (5, 2), "q": (5, 3)}
+    assert out["chapters/12-z"]["figure"] == {"s": (12, 1)}

@@ -7,10 +7,19 @@ perceptually uniform colour map, renders Japanese tokens and, saved with
 * :mod:`attnbook.plot.mechanism` -- Part I: softmax saturation, variance of q·k, softmax gradient.
 * :mod:`attnbook.plot.maps` -- a model's attention: heatmap, head grid, layer profile, line view.
 * :mod:`attnbook.plot.style` -- colours, fonts and reproducible saving.
+* :mod:`attnbook.plot.i18n` -- labels in English or Japanese (:func:`language`).
 """
 
 from attnbook.plot._axes import PlotInputError
 from attnbook.plot.analysis import entropy_profile, explanation_comparison, statistics_profile
+from attnbook.plot.i18n import (
+    FigureLanguageError,
+    get_language,
+    language,
+    set_language,
+    translate,
+    untranslated,
+)
 from attnbook.plot.ipython import register_figure_formatter
 from attnbook.plot.maps import head_grid, heatmap, layer_profile, line_view
 from attnbook.plot.matrix import weights_heatmap
@@ -25,6 +34,12 @@ __all__ = [
     "statistics_profile",
     "CMAP",
     "FigureFormatError",
+    "FigureLanguageError",
+    "get_language",
+    "language",
+    "set_language",
+    "translate",
+    "untranslated",
     "PlotInputError",
     "dot_product_variance",
     "figure_bytes",

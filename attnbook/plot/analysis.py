@@ -20,21 +20,18 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from attnbook.plot._axes import PlotInputError, discrete_colours, new_axes, new_axes_row
+from attnbook.plot.i18n import msg, verbatim
+from attnbook.plot.i18n import text as _t
+from attnbook.plot.messages import MESSAGES
 from attnbook.plot.style import CMAP, style_context
 
 __all__ = ["statistics_profile", "entropy_profile", "explanation_comparison"]
 
-_LABELS = {
-    "to_cls": "to [CLS]",
-    "to_sep": "to [SEP]",
-    "to_punct": "to punctuation",
-    "to_other": "to other tokens",
-    "entropy": "entropy (nats)",
-    "uniform_entropy": "uniform entropy (nats)",
-    "mean_distance": "mean distance (tokens)",
-    "prev": "to previous token",
-    "next": "to next token",
-}
+
+def _label(column: str) -> object:
+    """The legend label of a statistic: a message for head_statistics' columns, else its name."""
+    key = f"stat_{column}"
+    return msg(key) if key in MESSAGES else column
 
 
 def _check_stats(stats: Any, columns: Sequence[str]) -> None:
@@ -89,15 +86,15 @@ def statistics_profile(
     with style_context():
         fig, ax = new_axes(ax, (6.0, 3.8))
         for column, colour in zip(columns, discrete_colours(len(columns)), strict=True):
-            label = _LABELS.get(column, column)
-            ax.plot(means.index, means[column], "-", color=colour, lw=2, label=f"{label}: mean")
+            label = _t(fig, "stat_mean", label=_label(column))
+            ax.plot(means.index, means[column], "-", color=colour, lw=2, label=label)
             ax.scatter(x, stats[column], s=12, color=colour, alpha=0.55, linewidths=0)
         ax.set_xticks(sorted(stats["layer"].unique()))
-        ax.set_xlabel("layer (0-indexed); dots = heads")
-        ax.set_ylabel("average attention" if columns[0].startswith("to_") else "value")
+        ax.set_xlabel(_t(fig, "layer_dots_heads"))
+        ax.set_ylabel(_t(fig, "average_attention" if columns[0].startswith("to_") else "value"))
         if all(c.startswith("to_") or c in ("prev", "next") for c in columns):
             ax.set_ylim(-0.02, 1.02)
-        ax.set_title(title or "Where each head's attention goes, layer by layer")
+        ax.set_title(title or _t(fig, "where_attention_goes"))
         ax.legend(fontsize="small", frameon=False)
     return fig
 
@@ -124,20 +121,25 @@ def entropy_profile(
         fig, ax = new_axes(ax, (6.0, 3.8))
         ax.scatter(_head_x(stats), stats["entropy"], s=12, color=dots, alpha=0.6, linewidths=0)
         ax.plot(
-            per_layer.index, per_layer["entropy"], "-", lw=2, color=dots, label="mean over heads"
+            per_layer.index,
+            per_layer["entropy"],
+            "-",
+            lw=2,
+            color=dots,
+            label=_t(fig, "mean_over_heads_plain"),
         )
         ax.plot(
             per_layer.index,
             per_layer["uniform_entropy"],
             "--",
             color="0.35",
-            label="uniform attention",
+            label=_t(fig, "uniform_attention"),
         )
         ax.set_xticks(list(per_layer.index))
-        ax.set_xlabel("layer (0-indexed); dots = heads")
-        ax.set_ylabel("entropy (nats)")
+        ax.set_xlabel(_t(fig, "layer_dots_heads"))
+        ax.set_ylabel(_t(fig, "stat_entropy"))
         ax.set_ylim(bottom=0)
-        ax.set_title(title or "Attention entropy per head")
+        ax.set_title(title or _t(fig, "entropy_per_head"))
         ax.legend(fontsize="small", frameon=False)
     return fig
 
@@ -186,16 +188,17 @@ def explanation_comparison(
         norms.normalized("layer")[layer],
         attention_rollout(norms.attentions[: layer + 1]),
     ]
-    titles = [
-        "raw attention (head mean)",
-        "norm-based ‖αf(x)‖",
-        f"rollout, layers 0–{layer}" if layer else "rollout, layer 0",
-    ]
     tokens = list(norms.tokens)
     n = len(tokens)
     side = min(2.2 + 0.3 * n, 7.0)
     with style_context():
         fig, axes = new_axes_row(axes, 3, (3 * side + 2.4, side + 0.6))
+        verbatim(fig, tokens)
+        titles = [
+            _t(fig, "raw_attention_head_mean"),
+            _t(fig, "norm_based"),
+            _t(fig, "rollout_layers", last=layer) if layer else _t(fig, "rollout_layer_0"),
+        ]
         for ax, panel, title in zip(axes, panels, titles, strict=True):
             data = panel.detach().float().cpu().numpy()
             image = ax.imshow(data, cmap=cmap, vmin=0.0, interpolation="nearest")
@@ -204,9 +207,9 @@ def explanation_comparison(
             ax.tick_params(length=0)
             ax.spines[:].set_visible(False)
             ax.set_title(title)
-            ax.set_xlabel("key")
-            fig.colorbar(image, ax=ax, shrink=0.7, label="share of the row")
-        axes[0].set_ylabel("query")
+            ax.set_xlabel(_t(fig, "key"))
+            fig.colorbar(image, ax=ax, shrink=0.7, label=_t(fig, "share_of_row"))
+        axes[0].set_ylabel(_t(fig, "query"))
         model = str(getattr(norms, "model_id", "")).rstrip("/").split("/")[-1]
-        fig.suptitle(f"{model}: layer {layer} (0-indexed), three views", fontsize="medium")
+        fig.suptitle(_t(fig, "three_views", model=model, layer=layer), fontsize="medium")
     return fig

@@ -21,6 +21,8 @@ from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 
 from attnbook.plot._axes import PlotInputError, discrete_colours, new_axes
+from attnbook.plot.i18n import msg, verbatim
+from attnbook.plot.i18n import text as _t
 from attnbook.plot.style import CMAP, style_context
 
 __all__ = ["heatmap", "head_grid", "layer_profile", "line_view"]
@@ -93,11 +95,14 @@ def heatmap(
         ax.set_yticks(range(n), labels=list(maps.tokens), fontsize=label_size)
         ax.tick_params(top=False, bottom=True, length=0)
         ax.spines[:].set_visible(False)
-        ax.set_xlabel("key (attended to)")
-        ax.set_ylabel("query (attending)")
+        verbatim(fig, maps.tokens)
+        ax.set_xlabel(_t(fig, "key_attended_to"))
+        ax.set_ylabel(_t(fig, "query_attending"))
         if title is None:
             layer_id, head_id = layer % maps.num_layers, head % maps.num_heads
-            title = f"{_model_name(maps)} — layer {layer_id}, head {head_id} (0-indexed)"
+            title = _t(
+                fig, "model_layer_head", model=_model_name(maps), layer=layer_id, head=head_id
+            )
         ax.set_title(title)
         if annotate:
             colormap = matplotlib.colormaps[cmap]
@@ -115,7 +120,7 @@ def heatmap(
                         color=_text_colour(colormap(norm(w))),
                     )
         if colorbar:
-            fig.colorbar(image, ax=ax, shrink=0.8, label="attention weight")
+            fig.colorbar(image, ax=ax, shrink=0.8, label=_t(fig, "attention_weight"))
     return fig
 
 
@@ -166,15 +171,11 @@ def head_grid(
                 ax.set_xticks([])
                 ax.set_yticks([])
                 if r == 0:
-                    ax.set_title(f"head {hd % maps.num_heads}", fontsize="small")
+                    ax.set_title(_t(fig, "head_n", head=hd % maps.num_heads), fontsize="small")
                 if c == 0:
-                    ax.set_ylabel(f"layer {lay % maps.num_layers}", fontsize="small")
-        fig.colorbar(image, ax=grid, shrink=0.6, label="attention weight")
-        fig.suptitle(
-            f"{_model_name(maps)}: every head (layers and heads 0-indexed; "
-            "rows = queries, columns = keys)",
-            fontsize="medium",
-        )
+                    ax.set_ylabel(_t(fig, "layer_n", layer=lay % maps.num_layers), fontsize="small")
+        fig.colorbar(image, ax=grid, shrink=0.6, label=_t(fig, "attention_weight"))
+        fig.suptitle(_t(fig, "every_head", model=_model_name(maps)), fontsize="medium")
     return fig
 
 
@@ -207,9 +208,16 @@ def layer_profile(
         for key, profile, colour in zip(
             key_list, profiles, discrete_colours(len(key_list)), strict=True
         ):
-            label = key if isinstance(key, str) else f"{key[0]} (occurrence {key[1]})"
+            if isinstance(key, str):
+                label: object = key
+            else:
+                label = msg("word_occurrence", word=key[0], occurrence=key[1])
             ax.plot(
-                profile.index, profile["max"], "o-", color=colour, label=f"{label}: max over heads"
+                profile.index,
+                profile["max"],
+                "o-",
+                color=colour,
+                label=_t(fig, "max_over_heads", label=label),
             )
             ax.plot(
                 profile.index,
@@ -217,13 +225,13 @@ def layer_profile(
                 "s--",
                 color=colour,
                 alpha=0.8,
-                label=f"{label}: mean over heads",
+                label=_t(fig, "mean_over_heads", label=label),
             )
         ax.set_xticks(range(maps.num_layers))
-        ax.set_xlabel("layer (0-indexed)")
-        ax.set_ylabel(f"attention weight from “{query}”")
+        ax.set_xlabel(_t(fig, "layer_0_indexed"))
+        ax.set_ylabel(_t(fig, "attention_weight_from", query=query))
         ax.set_ylim(0, 1.02)
-        ax.set_title(f"{_model_name(maps)}: attention from “{query}”, layer by layer")
+        ax.set_title(_t(fig, "attention_from_by_layer", model=_model_name(maps), query=query))
         ax.legend(fontsize="small", frameon=False)
     return fig
 
@@ -283,19 +291,26 @@ def line_view(
         focus = set(rows) if query is not None else set()
         # A box, not bold: IPAexGothic has no bold face, so CJK tokens would not change.
         box = {"boxstyle": "round,pad=0.25", "facecolor": (*rgb, 0.18), "edgecolor": "none"}
+        verbatim(fig, maps.tokens)
         for i, token in enumerate(maps.tokens):
             left_box = box if i in focus else None
             ax.text(-0.04, -i, token, ha="right", va="center", bbox=left_box)
             ax.text(1.04, -i, token, ha="left", va="center")
         ax.set_xlim(-0.6, 1.6)
         ax.set_ylim(-n + 0.5, 0.8)
-        ax.text(-0.04, 0.7, "query", ha="right", va="bottom", fontsize="small", color="0.4")
-        ax.text(1.04, 0.7, "key", ha="left", va="bottom", fontsize="small", color="0.4")
+        ax.text(
+            -0.04, 0.7, _t(fig, "query"), ha="right", va="bottom", fontsize="small", color="0.4"
+        )
+        ax.text(1.04, 0.7, _t(fig, "key"), ha="left", va="bottom", fontsize="small", color="0.4")
         ax.axis("off")
         layer_id, head_id = layer % maps.num_layers, head % maps.num_heads
-        title = f"{_model_name(maps)} — layer {layer_id}, head {head_id} (0-indexed)"
-        if query is not None:
+        model = _model_name(maps)
+        if query is None:
+            title = _t(fig, "model_layer_head", model=model, layer=layer_id, head=head_id)
+        else:
             shown = query if isinstance(query, str) else maps.tokens[rows[0]]
-            title += f", from “{shown}”"
+            title = _t(
+                fig, "model_layer_head_from", model=model, layer=layer_id, head=head_id, query=shown
+            )
         ax.set_title(title, fontsize="small", pad=16)
     return fig

@@ -15,6 +15,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from attnbook.plot._axes import PlotInputError, new_axes
+from attnbook.plot.i18n import text as _t
+from attnbook.plot.i18n import verbatim
 from attnbook.plot.style import CMAP, style_context
 
 __all__ = ["weights_heatmap"]
@@ -30,7 +32,7 @@ def weights_heatmap(
     title: str | None = None,
     vmin: float = 0.0,
     vmax: float = 1.0,
-    colorbar_label: str = "attention weight",
+    colorbar_label: str | None = None,
     decimals: int = 2,
 ) -> Figure:
     """Draw a ``[T, S]`` matrix: query rows (who looks) × key columns (who is looked at).
@@ -74,8 +76,9 @@ def weights_heatmap(
             ha="right" if max(map(len, keys)) > 3 else "center",
         )
         ax.set_yticks(range(t), queries)
-        ax.set_xlabel("key (looked at)")
-        ax.set_ylabel("query (looking)")
+        verbatim(fig, [*queries, *keys])
+        ax.set_xlabel(_t(fig, "key_looked_at"))
+        ax.set_ylabel(_t(fig, "query_looking"))
         ax.tick_params(length=0)
         for side in ("top", "right", "bottom", "left"):
             ax.spines[side].set_visible(False)
@@ -96,5 +99,7 @@ def weights_heatmap(
                     )
         if title:
             ax.set_title(title)
+        if colorbar_label is None:
+            colorbar_label = _t(fig, "attention_weight")
         fig.colorbar(image, ax=ax, label=colorbar_label, shrink=0.9)
     return fig

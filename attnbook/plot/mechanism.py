@@ -16,6 +16,7 @@ from matplotlib.ticker import ScalarFormatter
 
 from attnbook import experiments
 from attnbook.plot._axes import discrete_colours, new_axes, new_axes_row
+from attnbook.plot.i18n import text as _t
 from attnbook.plot.style import style_context
 
 __all__ = ["softmax_saturation", "dot_product_variance", "softmax_gradient"]
@@ -57,7 +58,7 @@ def softmax_saturation(
                 rows.weight,
                 color=colour,
                 lw=2,
-                label=f"score {_fmt(rows.score.iloc[0])} (position {pos})",
+                label=_t(fig, "score_at_position", score=_fmt(rows.score.iloc[0]), position=pos),
             )
         for s in highlight:
             marks = table[table.scale == float(s)]
@@ -74,9 +75,10 @@ def softmax_saturation(
             )
         ax.set_xscale("log")
         ax.set_ylim(-0.02, 1.02)
-        ax.set_xlabel("scale factor applied to the scores (log scale)")
-        ax.set_ylabel("softmax weight")
-        ax.set_title(f"softmax([{', '.join(_fmt(s) for s in scores)}] × scale)", pad=18)
+        ax.set_xlabel(_t(fig, "scale_factor"))
+        ax.set_ylabel(_t(fig, "softmax_weight"))
+        listed = ", ".join(_fmt(s) for s in scores)
+        ax.set_title(_t(fig, "softmax_times_scale", scores=listed), pad=18)
         ax.legend(loc="center left", fontsize="small", frameon=False)
     return fig
 
@@ -101,7 +103,7 @@ def dot_product_variance(
     d = table.d_k.to_numpy()
     with style_context():
         fig, ax = new_axes(ax, (6.0, 4.0))
-        ax.plot(d, table.theory, color=_UNSCALED, lw=1, ls="--", label="theory: var = d_k")
+        ax.plot(d, table.theory, color=_UNSCALED, lw=1, ls="--", label=_t(fig, "theory_var_dk"))
         ax.errorbar(
             d,
             table.variance,
@@ -109,9 +111,9 @@ def dot_product_variance(
             fmt="o",
             ms=5,
             color=_UNSCALED,
-            label="measured: q·k",
+            label=_t(fig, "measured_qk"),
         )
-        ax.plot(d, table.theory_scaled, color=_SCALED, lw=1, ls="--", label="theory: var = 1")
+        ax.plot(d, table.theory_scaled, color=_SCALED, lw=1, ls="--", label=_t(fig, "theory_var_1"))
         ax.errorbar(
             d,
             table.variance_scaled,
@@ -119,15 +121,15 @@ def dot_product_variance(
             fmt="s",
             ms=5,
             color=_SCALED,
-            label="measured: q·k / √d_k",
+            label=_t(fig, "measured_qk_scaled"),
         )
         ax.set_xscale("log", base=2)
         ax.set_yscale("log", base=2)
         ax.xaxis.set_major_formatter(ScalarFormatter())
         ax.yaxis.set_major_formatter(ScalarFormatter())
-        ax.set_xlabel("d_k (dimension of queries and keys, log scale)")
-        ax.set_ylabel("variance of the score (log scale)")
-        ax.set_title(f"Variance of q·k for random unit-variance vectors ({n_samples:,} pairs each)")
+        ax.set_xlabel(_t(fig, "dk_dimension_log"))
+        ax.set_ylabel(_t(fig, "score_variance_log"))
+        ax.set_title(_t(fig, "variance_title", n=f"{n_samples:,}"))
         ax.legend(fontsize="small", frameon=False)
     return fig
 
@@ -155,15 +157,15 @@ def softmax_gradient(
     with style_context():
         fig, (left, right) = new_axes_row(axes, 2, (9.0, 3.6))
         for scaled, colour, marker, label in (
-            (False, _UNSCALED, "o", "q·k (unscaled)"),
-            (True, _SCALED, "s", "q·k / √d_k (scaled)"),
+            (False, _UNSCALED, "o", _t(fig, "qk_unscaled")),
+            (True, _SCALED, "s", _t(fig, "qk_scaled")),
         ):
             rows = table[table.scaled == scaled]
             left.plot(rows.d_k, rows.entropy, marker=marker, color=colour, label=label)
             right.plot(rows.d_k, rows.jacobian_norm, marker=marker, color=colour, label=label)
         left.axhline(table.max_entropy.iloc[0], color="0.5", ls=":", lw=1)
         left.annotate(
-            f"uniform: log {n_keys}",
+            _t(fig, "uniform_log", n=n_keys),
             (1, table.max_entropy.iloc[0]),
             xycoords=("axes fraction", "data"),
             ha="right",
@@ -172,17 +174,18 @@ def softmax_gradient(
             color="0.35",
         )
         left.set_ylim(bottom=0)
-        left.set_ylabel("entropy of the weights (nats)")
-        left.set_title("How spread out the attention weights are")
+        left.set_ylabel(_t(fig, "weights_entropy"))
+        left.set_title(_t(fig, "how_spread"))
         right.set_ylim(bottom=0)
-        right.set_ylabel("‖∂ softmax / ∂ scores‖ (Frobenius norm)")
-        right.set_title("How much the weights respond to the scores")
+        right.set_ylabel(_t(fig, "jacobian_norm"))
+        right.set_title(_t(fig, "how_responsive"))
         for a in (left, right):
             a.set_xscale("log", base=2)
             a.xaxis.set_major_formatter(ScalarFormatter())
-            a.set_xlabel("d_k (log scale)")
+            a.set_xlabel(_t(fig, "dk_log"))
             a.legend(fontsize="small", frameon=False)
         fig.suptitle(
-            f"Softmax over {n_keys} random keys, mean of {n_samples:,} queries", fontsize="medium"
+            _t(fig, "softmax_random_keys", keys=n_keys, queries=f"{n_samples:,}"),
+            fontsize="medium",
         )
     return fig

@@ -16,6 +16,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from attnbook.plot._axes import PlotInputError, discrete_colours, new_axes
+from attnbook.plot.i18n import text as _t
+from attnbook.plot.i18n import verbatim
 from attnbook.plot.style import style_context
 
 __all__ = ["value_mix"]
@@ -89,6 +91,7 @@ def value_mix(
     with style_context():
         fig, ax = new_axes(ax, (1.6 + 1.1 * d_v, 3.6))
         x = np.arange(d_v)
+        verbatim(fig, [*keys, *features])
         up = np.zeros(d_v)
         down = np.zeros(d_v)
         for s, colour in zip(range(n_keys), discrete_colours(n_keys), strict=True):
@@ -102,7 +105,7 @@ def value_mix(
                 color=colour,
                 edgecolor="white",
                 linewidth=0.8,
-                label=f"{keys[s]} (weight {w[s]:.{decimals}f})",
+                label=_t(fig, "key_with_weight", key=keys[s], weight=f"{w[s]:.{decimals}f}"),
             )
             up = up + np.clip(height, 0, None)
             down = down + np.clip(height, None, 0)
@@ -122,8 +125,8 @@ def value_mix(
         ax.set_xticks(x, features)
         ax.set_xlim(-0.6, d_v - 0.4)
         ax.set_ylim(min(0.0, float(down.min())) - 0.1 * span, float(up.max()) + 0.15 * span)
-        ax.set_xlabel("value dimension")
-        ax.set_ylabel("weight × value (stacked)")
+        ax.set_xlabel(_t(fig, "value_dimension"))
+        ax.set_ylabel(_t(fig, "weight_times_value"))
         if title:
             ax.set_title(title)
         ax.legend(fontsize="small", frameon=False, loc="center left", bbox_to_anchor=(1.0, 0.5))

@@ -17,6 +17,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from attnbook.plot._axes import PlotInputError, discrete_colours, new_axes
+from attnbook.plot.i18n import text as _t
+from attnbook.plot.i18n import verbatim
 from attnbook.plot.style import style_context
 
 __all__ = ["word_order"]
@@ -100,6 +102,7 @@ def word_order(
         fig, ax = new_axes(ax, (7.0, 1.0 + 1.25 * len(checked)))
         for k, ((label, words, roles), at) in enumerate(zip(checked, anchors, strict=True)):
             y = -1.25 * k
+            verbatim(fig, [*words, *roles.values()])
             for i, word in enumerate(words):
                 role = roles.get(i)
                 face = colours[role] if role is not None else (0.92, 0.92, 0.92, 1.0)
@@ -147,6 +150,6 @@ def word_order(
         ax.set_xticks(range(left, right + 1))
         for side in ("left", "right", "top"):
             ax.spines[side].set_visible(False)
-        ax.set_xlabel(f"position relative to {anchor} (in units; negative = before {anchor})")
-        ax.set_title(title or f"Where the arguments sit relative to {anchor}")
+        ax.set_xlabel(_t(fig, "position_relative", anchor=anchor))
+        ax.set_title(title or _t(fig, "where_arguments_sit", anchor=anchor))
     return fig

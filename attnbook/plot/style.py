@@ -115,6 +115,9 @@ def _freeze_layout(fig: Figure) -> None:
         return
     engine.execute(fig)
     fig.set_layout_engine("none")
+    # Kept so that a translated copy (attnbook.plot.i18n.translate), whose
+    # labels have other sizes, can be laid out afresh.
+    fig._attnbook_layout_engine = engine
 
 
 def _savefig(fig: Figure, target: object, fmt: str, dpi: float | None) -> None:

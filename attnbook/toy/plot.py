@@ -15,6 +15,8 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from attnbook.plot._axes import PlotInputError, discrete_colours, new_axes
+from attnbook.plot.i18n import get_language, msg, remember, verbatim
+from attnbook.plot.i18n import text as _t
 from attnbook.plot.matrix import weights_heatmap
 from attnbook.plot.style import style_context
 from attnbook.toy.evaluate import ALL_GROUPS, RELATIONS, TARGETS, attention_maps, offset_baseline
@@ -56,9 +58,9 @@ def head_heatmap(
     s = _sentence(sentence)
     _check_head(model, layer, head)
     weights = attention_maps(model, [s])[0, layer, head]
-    fig = weights_heatmap(
-        weights, s.tokens, s.tokens, ax=ax, title=f"layer {layer}, head {head} (0-indexed)"
-    )
+    title = msg("layer_head", layer=layer, head=head)
+    fig = weights_heatmap(weights, s.tokens, s.tokens, ax=ax, title=title.render(get_language()))
+    remember(fig, title)
     with style_context():
         (fig.axes[0] if ax is None else ax).add_patch(
             Rectangle((-0.5, s.verb - 0.5), len(s), 1, fill=False, edgecolor="crimson", linewidth=2)
@@ -112,7 +114,14 @@ def emergence(
                 color=colour,
                 marker="o",
                 markersize=3,
-                label=f"{group} {relation}: layer {layer}, head {head}",
+                label=_t(
+                    fig,
+                    "group_relation_head",
+                    group=group,
+                    relation=msg(relation),
+                    layer=layer,
+                    head=head,
+                ),
             )
             chosen = offsets[(offsets.group == group) & (offsets.relation == relation)]
             row = chosen.loc[chosen.accuracy.idxmax()]
@@ -121,10 +130,16 @@ def emergence(
                 color=colour,
                 linestyle="--",
                 linewidth=1,
-                label=f"{group} {relation}: best fixed offset ({int(row.offset):+d})",
+                label=_t(
+                    fig,
+                    "group_relation_offset",
+                    group=group,
+                    relation=msg(relation),
+                    offset=f"{int(row.offset):+d}",
+                ),
             )
-        ax.set_xlabel("training step")
-        ax.set_ylabel("accuracy (argmax of the verb's row)")
+        ax.set_xlabel(_t(fig, "training_step"))
+        ax.set_ylabel(_t(fig, "accuracy_argmax_verb"))
         ax.set_ylim(-0.02, 1.02)
         ax.legend(fontsize="small", loc="lower right")
     return fig
@@ -154,11 +169,18 @@ def verb_row_history(
     if keep[-1] != len(result.snapshots.steps) - 1:
         keep.append(len(result.snapshots.steps) - 1)
     rows = result.snapshots.rows[keep, example, layer, head, : len(s)]
-    return weights_heatmap(
+    labels = [msg("step_n", step=int(result.snapshots.steps[i])) for i in keep]
+    title = msg("row_of_verb", verb=s.tokens[s.verb], layer=layer, head=head)
+    lang = get_language()
+    fig = weights_heatmap(
         rows,
-        [f"step {result.snapshots.steps[i]}" for i in keep],
+        [m.render(lang) for m in labels],
         s.tokens,
         ax=ax,
         annotate=False,
-        title=f"row of 「{s.tokens[s.verb]}」, layer {layer}, head {head} (0-indexed)",
+        title=title.render(lang),
     )
+    for m in (*labels, title):
+        remember(fig, m)
+    verbatim(fig, s.tokens)
+    return fig

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import re
 import shutil
 from pathlib import Path
 
@@ -188,9 +189,99 @@ def _glue_roles_work_in_translations() -> None:
     patch(roles.PasteTextRole, "s")
 
 
+#: The edition being built; set from the Sphinx configuration before reading.
+_EDITION = {"language": "en"}
+
+
+def pick_language_variants(data: dict, language: str) -> dict:
+    """Glue data as an edition sees it: ``name`` holds the ``name@<language>`` variant, if any.
+
+    ``docs/tools/book.py`` glues every language-dependent value twice (under
+    ``name`` in English and under ``name@ja``); both editions share one
+    execution. Swapping here, where myst-nb reads a notebook's glue data, makes
+    every glue role and directive (and the pending references of translated
+    paragraphs) take the edition's variant without any change to the pages.
+    """
+    if language == "en":
+        return data
+    suffix = f"@{language}"
+    picked = dict(data)
+    for key, value in data.items():
+        if key.endswith(suffix):
+            picked[key[: -len(suffix)]] = value
+    return picked
+
+
+def _glue_takes_the_edition_variant() -> None:
+    from myst_nb.core.execute import base
+
+    original = base.extract_glue_data
+    if getattr(original, "_attnbook", False):
+        return
+
+    def extract_glue_data(*args, **kwargs):
+        return pick_language_variants(original(*args, **kwargs), _EDITION["language"])
+
+    extract_glue_data._attnbook = True
+    base.extract_glue_data = extract_glue_data
+
+
+def _set_edition(app, config):
+    _EDITION["language"] = config.language or "en"
+
+
+_CHAPTER = re.compile(r"^chapters/(\d+)-")
+
+
+def number_by_chapter(fignumbers: dict[str, dict[str, dict[str, tuple[int, ...]]]]) -> dict:
+    """Figure (and table, code-block) numbers restarted in each chapter: ``(chapter, k)``.
+
+    Sphinx numbers figures either through the whole book or by section of a
+    ``:numbered:`` toctree, which restarts in every Part's toctree. The book
+    wants "Fig. 5.2" for the second figure of chapter 5, so the number comes
+    from the chapter's file name (``chapters/05-…``) and the order in the page.
+    Pages outside ``chapters/`` keep Sphinx's numbers.
+    """
+    out = {}
+    for docname, by_type in fignumbers.items():
+        match = _CHAPTER.match(docname)
+        if match is None:
+            out[docname] = by_type
+            continue
+        chapter = int(match.group(1))
+        out[docname] = {
+            figtype: {
+                figure_id: (chapter, k)
+                for k, figure_id in enumerate(sorted(numbers, key=numbers.get), start=1)
+            }
+            for figtype, numbers in by_type.items()
+        }
+    return out
+
+
+def _figures_numbered_by_chapter() -> None:
+    from sphinx.environment.collectors.toctree import TocTreeCollector
+
+    original = TocTreeCollector.assign_figure_numbers
+    if getattr(original, "_attnbook", False):
+        return
+
+    def assign_figure_numbers(self, env):
+        before = env.toc_fignumbers
+        original(self, env)
+        env.toc_fignumbers = number_by_chapter(env.toc_fignumbers)
+        return [d for d, nums in env.toc_fignumbers.items() if nums != before.get(d)]
+
+    assign_figure_numbers._attnbook = True
+    TocTreeCollector.assign_figure_numbers = assign_figure_numbers
+
+
 def setup(app):
     app.connect("html-page-context", _page_context)
+    app.connect("config-inited", _set_edition)
     _glue_roles_work_in_translations()
+    _glue_takes_the_edition_variant()
+    _figures_numbered_by_chapter()
     _mathjax_source()  # fail early with advice if it is missing
     app.connect("build-finished", _copy_mathjax)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
