@@ -257,6 +257,13 @@ def bench(session: nox.Session) -> None:
 
 
 @nox.session
+def mutants(session: nox.Session) -> None:
+    """Mutation check: plausible bugs in the core modules, each must fail its tests."""
+    env(session)
+    run(session, _bin("python"), str(ROOT / "tests" / "mutants.py"), *session.posargs)
+
+
+@nox.session
 def serve(session: nox.Session) -> None:
     """Serve the built site on http://localhost:8000 (build it first with `nox -s docs`)."""
     env(session)
