@@ -16,19 +16,33 @@ def random_attentions(seed, layers=4, heads=3, t=7):
     return (torch.randn(layers, heads, t, t, generator=g) * 2).softmax(-1)
 
 
-@pytest.mark.parametrize("fusion", ["mean", "max", "min"])
-@pytest.mark.parametrize("seed", range(3))
-def test_rows_sum_to_one(fusion, seed):
-    out = attention_rollout(random_attentions(seed), head_fusion=fusion, per_layer=True)
-    assert out.shape == (4, 7, 7)
-    torch.testing.assert_close(out.sum(-1), torch.ones(4, 7))
-    assert (out >= 0).all()
+@pytest.mark.parametrize("residual", [0.0, 0.3, 0.5, 1.0])
+def test_uniform_attention_closed_form(residual):
+    """Uniform U = J/T is idempotent, so L layers of (1-r) U + r I give r^L I + (1 - r^L) U."""
+    t, layers = 5, 3
+    uniform = torch.full((t, t), 1 / t, dtype=torch.float64)
+    a = uniform.expand(layers, 2, t, t)
+    steps = attention_rollout(a, residual=residual, per_layer=True)
+    for n in range(1, layers + 1):
+        want = residual**n * torch.eye(t, dtype=torch.float64) + (1 - residual**n) * uniform
+        torch.testing.assert_close(steps[n - 1], want)
 
 
-def test_identity_attention_gives_identity():
-    eye = torch.eye(5).expand(3, 2, 5, 5)
-    for fusion in ("mean", "max", "min"):
-        torch.testing.assert_close(attention_rollout(eye, head_fusion=fusion), torch.eye(5))
+def test_head_fusions_by_hand():
+    # Two heads over two tokens; every query row is the same in a head.
+    a = torch.tensor([[[0.8, 0.2], [0.8, 0.2]], [[0.4, 0.6], [0.4, 0.6]]])[None]
+    expected = {
+        # mean [0.6, 0.4]: 0.5 * A + 0.5 * I already sums to 1
+        "mean": [[0.8, 0.2], [0.3, 0.7]],
+        # min [0.4, 0.2]: rows [0.7, 0.1] and [0.2, 0.6] before renormalising
+        "min": [[0.875, 0.125], [0.25, 0.75]],
+        # max [0.8, 0.6]: rows [0.9, 0.3] and [0.4, 0.8] before renormalising
+        "max": [[0.75, 0.25], [1 / 3, 2 / 3]],
+    }
+    for fusion, want in expected.items():
+        torch.testing.assert_close(
+            attention_rollout(a, head_fusion=fusion), torch.tensor(want), msg=fusion
+        )
 
 
 def test_layers_multiply_later_on_the_left():
@@ -54,19 +68,30 @@ def test_per_layer_is_the_running_product():
     torch.testing.assert_close(steps[2], attention_rollout(a[:3]))
 
 
-def numpy_rollout(att, fusion="mean"):
+def numpy_rollout(att, fusion="mean", residual=0.5):
     """Abnar & Zuidema's recipe, in NumPy, straight from the paper."""
     att = np.asarray(att, dtype=np.float64)
     result = np.eye(att.shape[-1])
     for layer in att:
         fused = {"mean": layer.mean(0), "max": layer.max(0), "min": layer.min(0)}[fusion]
-        mixed = 0.5 * fused + 0.5 * np.eye(len(fused))
+        mixed = (1 - residual) * fused + residual * np.eye(len(fused))
         mixed = mixed / mixed.sum(axis=-1, keepdims=True)
         result = mixed @ result
     return result
 
 
-@pytest.mark.parametrize("fusion", ["mean", "max"])
+@pytest.mark.parametrize("fusion", ["mean", "max", "min"])
+@pytest.mark.parametrize("residual", [0.0, 0.2, 0.5, 0.9])
+def test_equals_numpy_on_random_attention(fusion, residual):
+    a = random_attentions(round(residual * 10))
+    steps = attention_rollout(a, head_fusion=fusion, residual=residual, per_layer=True)
+    assert steps.shape == (4, 7, 7)
+    for n in range(1, 5):
+        want = numpy_rollout(a[:n].numpy(), fusion, residual)
+        np.testing.assert_allclose(steps[n - 1].numpy(), want, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("fusion", ["mean", "max", "min"])
 @pytest.mark.parametrize(
     "text", ["A kettle whistled in the empty kitchen.", "Seven violins, one bow."]
 )
