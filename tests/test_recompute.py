@@ -39,6 +39,38 @@ def test_every_layer_of_other_families(family, tmp_path):
         assert (mine[layer] - reference[layer]).abs().max().item() <= 1e-5, (family, layer)
 
 
+class PaddingTokenizer:
+    """A tokenizer that pads every text to ``length``, as in a batch with longer sentences."""
+
+    def __init__(self, tokenizer, length):
+        self.tokenizer, self.length = tokenizer, length
+
+    def __getattr__(self, name):
+        return getattr(self.tokenizer, name)
+
+    def __call__(self, *args, **kwargs):
+        return self.tokenizer(*args, padding="max_length", max_length=self.length, **kwargs)
+
+
+def test_padded_input_equals_transformers_and_padding_gets_no_weight():
+    # Without padding the attention mask is all ones and its use is never tested.
+    tokenizer, net = attnbook.load_model(None)
+    text, pad = "The dog chased the cat.", 4
+    n = len(tokenizer(text)["input_ids"])
+    padded = PaddingTokenizer(tokenizer, n + pad)
+    mine = recompute_attentions((padded, net), text)
+    enc = tokenizer(text, padding="max_length", max_length=n + pad, return_tensors="pt")
+    assert enc["attention_mask"][0].tolist() == [1] * n + [0] * pad
+    with torch.no_grad():
+        reference = torch.cat(net(**enc, output_attentions=True).attentions)
+    assert mine.shape == reference.shape == (6, 12, n + pad, n + pad)
+    assert (mine - reference).abs().max().item() <= 1e-5
+    assert mine[..., n:].abs().max().item() <= 1e-12  # no query attends to padding
+    # The real tokens see exactly what they see without padding.
+    unpadded = recompute_attentions(None, text)
+    assert (mine[:, :, :n, :n] - unpadded).abs().max().item() <= 1e-5
+
+
 def test_uses_the_library_formula(monkeypatch):
     calls = []
     original = maps_module.scaled_dot_product_attention
