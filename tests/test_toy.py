@@ -28,7 +28,7 @@ from attnbook.toy import (
     train,
     weights_hash,
 )
-from attnbook.toy.evaluate import head_correct
+from attnbook.toy.evaluate import ALL_GROUPS, RELATIONS, TARGETS, head_correct
 
 # ---------------------------------------------------------------------------
 # grammar
@@ -346,6 +346,42 @@ def test_clark_table_and_particle_heads_on_known_heads():
     assert len(acc) == 4 * 2 * 2  # groups x relations x heads
 
 
+def test_particle_heads_rows_are_ordered_best_first():
+    # The particle-following heads are not head 0, so the order of the rows matters:
+    # chapter code takes the first row of each relation as its best head.
+    sentences = generate(400, seed=3)
+    targets = [
+        lambda s: max(s.verb - 2, 0),  # a fixed offset
+        lambda s: s.subject,
+        lambda s: s.object,
+        lambda s: max(s.verb - 1, 0),
+    ]
+    model = _FixedAttention(targets)
+    p = particle_heads(model, sentences)
+    assert list(p.relation) == sorted(p.relation)
+    best = p.groupby("relation", sort=False).head(1).set_index("relation")
+    assert best.loc["subject", "head"] == 1 and best.loc["object", "head"] == 2
+    # Independently: every row's worse order, and the descending order within a relation.
+    acc = head_accuracy(model, sentences).set_index(["group", "relation", "layer", "head"])
+    for relation, rows in p.groupby("relation"):
+        assert rows.worse.tolist() == sorted(rows.worse, reverse=True), relation
+        for row in rows.itertuples():
+            sov = acc.accuracy["ja-SOV", relation, 0, row.head]
+            osv = acc.accuracy["ja-OSV", relation, 0, row.head]
+            assert row.worse == min(sov, osv)
+    # The offset is the one whose worse order is best (a missing offset scores 0).
+    off = offset_baseline(sentences)
+    for relation in ("subject", "object"):
+        scores = {}
+        for group in ("ja-SOV", "ja-OSV"):
+            part = off[(off.group == group) & (off.relation == relation)]
+            for o, a in zip(part.offset, part.accuracy, strict=True):
+                scores.setdefault(o, {})[group] = a
+        worst = {o: min(v.get("ja-SOV", 0.0), v.get("ja-OSV", 0.0)) for o, v in scores.items()}
+        assert best.loc[relation, "offset_worse"] == max(worst.values())
+        assert worst[best.loc[relation, "offset"]] == max(worst.values())
+
+
 def test_encode_and_attention_maps_shapes():
     sentences = generate(5, seed=1)
     ids = encode(sentences)
@@ -400,7 +436,15 @@ def test_training_lowers_the_loss_and_records_snapshots(tiny_run):
     assert snaps.rows.shape == (3, 3, 2, 2, 10)
     # A verb row is a distribution over the example's words (self included).
     assert torch.allclose(snaps.rows.sum(-1), torch.ones(3, 3, 2, 2))
-    assert ((snaps.accuracy >= 0) & (snaps.accuracy <= 1)).all()
+    # The last snapshot is the final model scored on the probe (the first n_probe held-out).
+    probe = tiny_run.sentences()[1][: TINY.n_probe]
+    for k, target in enumerate(TARGETS):
+        table = head_accuracy(tiny_run.model, probe, target=target)
+        assert len(table) == 4 * 2 * 2 * 2  # groups x relations x layers x heads
+        for row in table.itertuples():
+            g, r = ALL_GROUPS.index(row.group), RELATIONS.index(row.relation)
+            got = snaps.accuracy[-1, k, row.layer, row.head, g, r].item()
+            assert got == pytest.approx(row.accuracy), row
 
 
 def test_train_restores_thread_count():
@@ -485,9 +529,18 @@ def test_run_seeds_scores_each_seed_on_its_own_test_set(tmp_path):
     expected = clark_table(first.model, first.sentences()[1])
     got = table[table.seed == 1].drop(columns=["seed", "final_loss"]).reset_index(drop=True)
     assert got.equals(expected)
-    summary = seed_summary(table)
+    summary = seed_summary(table).set_index(["group", "relation"])
     assert (summary.seeds == 2).all()
-    assert (summary.head_min <= summary.head_max).all()
+    for (group, relation), rows in table.groupby(["group", "relation"]):
+        heads, offsets = rows.head_accuracy.tolist(), rows.offset_accuracy.tolist()
+        s = summary.loc[(group, relation)]
+        assert (s.head_min, s.head_max) == (min(heads), max(heads))
+        assert (s.offset_min, s.offset_max) == (min(offsets), max(offsets))
+        assert s.head_mean == pytest.approx(sum(heads) / 2)
+        assert s.margin_min == pytest.approx(
+            min(h - o for h, o in zip(heads, offsets, strict=True))
+        )
+        assert s.head_wins == sum(h > o for h, o in zip(heads, offsets, strict=True))
 
 
 def test_toy_figures(tiny_run):
