@@ -11,6 +11,7 @@ import warnings
 import matplotlib
 import pytest
 from matplotlib.figure import Figure
+from matplotlib.text import Text
 
 import attnbook
 from attnbook import plot
@@ -148,12 +149,10 @@ def test_no_warnings_when_drawing_mechanism_figures():
 JA_TOKENS = ["[CLS]", "猫", "は", "可愛い", "[SEP]"]
 
 
-def _toy_maps(tokens, layers=2, heads=3, seed=0):
+def _toy_maps(tokens, layers=2, heads=3, seed=0, model_id="toy/handmade"):
     from synthetic_maps import synthetic_maps
 
-    return synthetic_maps(
-        tokens, layers, heads, seed, sharpness=2.0, model_id="toy/handmade", joiner=""
-    )
+    return synthetic_maps(tokens, layers, heads, seed, sharpness=2.0, model_id=model_id, joiner="")
 
 
 @pytest.fixture(scope="module")
@@ -273,13 +272,17 @@ def test_japanese_tokens_render_without_missing_glyphs(ja, draw):
     call = {
         "heatmap": lambda: plot.heatmap(ja, 1, 2, annotate=True),
         "line_view": lambda: plot.line_view(ja, 1, 2, query="猫"),
-        "head_grid": lambda: plot.heatmap(ja, 0, 0, title="猫は可愛い"),
+        # head_grid draws no tokens; its title names the model, here in Japanese.
+        "head_grid": lambda: plot.head_grid(_toy_maps(JA_TOKENS, model_id="玩具/猫のモデル")),
     }[draw]
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         fig = call()
         for fmt in ("png", "svg"):
             plot.figure_bytes(fig, fmt)
+    # The check means something only if the figure really draws Japanese text.
+    drawn = "".join(t.get_text() for t in fig.findobj(Text))
+    assert any("\u3040" <= ch <= "\u9fff" for ch in drawn), drawn
 
 
 def test_japanese_glyph_check_can_fail(ja):
