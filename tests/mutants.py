@@ -41,13 +41,19 @@ MUTANTS = (
     Mutant(
         "softmax-no-max-shift",
         "softmax without subtracting the maximum (overflows on large scores)",
-        (("attnbook/mechanism.py", "e = torch.exp(x - peak)", "e = torch.exp(x)"),),
+        (("attnbook/mechanism/attention.py", "e = torch.exp(x - peak)", "e = torch.exp(x)"),),
         ("tests/test_mechanism.py",),
     ),
     Mutant(
         "sdpa-scale-by-d_k",
         "scores divided by d_k instead of sqrt(d_k)",
-        (("attnbook/mechanism.py", "scale = 1.0 / math.sqrt(d_k)", "scale = 1.0 / d_k"),),
+        (
+            (
+                "attnbook/mechanism/attention.py",
+                "        scale = 1.0 / math.sqrt(d_k)\n",
+                "        scale = 1.0 / d_k\n",
+            ),
+        ),
         ("tests/test_mechanism.py",),
     ),
     Mutant(
@@ -55,9 +61,9 @@ MUTANTS = (
         "causal mask that hides the token itself (strictly before)",
         (
             (
-                "attnbook/mechanism.py",
-                "torch.ones(n, n, dtype=torch.bool, device=device).tril()",
-                "torch.ones(n, n, dtype=torch.bool, device=device).tril(-1)",
+                "attnbook/mechanism/masks.py",
+                "dtype=torch.bool, device=device).tril(diagonal=s - t)",
+                "dtype=torch.bool, device=device).tril(diagonal=s - t - 1)",
             ),
         ),
         ("tests/test_mechanism.py",),
@@ -67,9 +73,9 @@ MUTANTS = (
         "boolean mask read the wrong way round (True = hidden)",
         (
             (
-                "attnbook/mechanism.py",
-                'scores = scores.masked_fill(~mask, float("-inf"))',
-                'scores = scores.masked_fill(mask, float("-inf"))',
+                "attnbook/mechanism/attention.py",
+                'return scores.masked_fill(~mask, float("-inf"))',
+                'return scores.masked_fill(mask, float("-inf"))',
             ),
         ),
         ("tests/test_mechanism.py",),
@@ -104,8 +110,8 @@ MUTANTS = (
         (
             (
                 "attnbook/analysis/heads.py",
-                "s = (1 - ENTROPY_SMOOTHING) * a + ENTROPY_SMOOTHING / n",
-                "s = a.clamp_min(1e-12)",
+                "s = (1 - ENTROPY_SMOOTHING) * a + ENTROPY_SMOOTHING / n\n",
+                "s = a.clamp_min(1e-12)\n",
             ),
         ),
         ("tests/test_analysis_heads.py",),
@@ -192,6 +198,9 @@ def missing_snippets(mutants: list[Mutant]) -> list[str]:
     problems = []
     for m in mutants:
         for file, old, _ in m.edits:
+            if not (ROOT / file).is_file():
+                problems.append(f"{m.name}: {file} no longer exists")
+                continue
             n = (ROOT / file).read_text(encoding="utf-8").count(old)
             if n != 1:
                 problems.append(f"{m.name}: {file} contains the snippet {n} times: {old!r}")
