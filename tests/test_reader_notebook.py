@@ -2,7 +2,8 @@
 
 Built from a small executed notebook in the shape myst-nb writes: glue
 outputs carry ``metadata.scrapbook`` and, when not displayed, mime types
-prefixed with ``application/papermill.record/``.
+prefixed with ``application/papermill.record/``; myst-nb moves them to
+``<page>.glue.json`` beside the notebook with the prefix removed.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import reader_notebook  # noqa: E402
 
 PREFIX = "application/papermill.record/"
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n not really").decode()
+PNG_JA = base64.b64encode(b"\x89PNG\r\n\x1a\n nihongo").decode()
 
 
 def _glue(name: str, data: dict, display: bool = False) -> dict:
@@ -54,8 +56,9 @@ EXECUTED = {
             tags=["hide-input"],
             outputs=[
                 _glue("w", {"text/plain": "0.41234"}),
-                _glue("who", {"text/plain": "'the verb'"}),
                 _glue("fig-a", {"image/png": PNG, "text/plain": "<Figure>"}),
+                _glue("fig-a@ja", {"image/png": PNG_JA, "text/plain": "<Figure (ja)>"}),
+                _glue("who@ja", {"text/plain": "'動詞'"}),
             ],
         ),
         _code("book.claim(True, 'x')", tags=["remove-cell"]),
@@ -75,6 +78,10 @@ EXECUTED = {
 def copy(tmp_path):
     executed = tmp_path / "executed.ipynb"
     executed.write_text(json.dumps(EXECUTED), encoding="utf-8")
+    # myst-nb moves glue outputs into <page>.glue.json, prefix already removed.
+    moved = _glue("who", {"text/plain": "'the verb'"})
+    moved["data"] = {"text/plain": "'the verb'"}
+    (tmp_path / "executed.glue.json").write_text(json.dumps({"who": moved}), encoding="utf-8")
 
     def make(language: str) -> dict:
         target = tmp_path / language / "nb.ipynb"
@@ -118,3 +125,10 @@ def test_glued_numbers_and_figures_are_pasted_into_the_text(copy):
 def test_unknown_keys_stay_as_written():
     text, attachments = reader_notebook.fill_glue("{glue:text}`nope:.2f`", {})
     assert text == "{glue:text}`nope:.2f`" and attachments == {}
+
+
+def test_the_japanese_copy_takes_the_japanese_variants(copy):
+    # book.text / book.figure glue "<name>@ja" beside the English value.
+    cells = copy("ja")["cells"]
+    assert "the weight is 0.41 and 動詞 wins." in _text(cells[1]).lower()
+    assert cells[-1]["attachments"] == {"fig-a.png": {"image/png": PNG_JA}}

@@ -65,16 +65,25 @@ GLUE_FIGURE = re.compile(
 )
 
 
-def glued_values(nb: dict) -> dict[str, dict]:
-    """Every glued value of the executed notebook: key -> mime bundle (prefix removed)."""
+def glued_values(nb: dict, glue_file: Path | None = None) -> dict[str, dict]:
+    """Every glued value: key -> mime bundle (without myst-nb's record prefix).
+
+    myst-nb moves the glue outputs out of the executed notebook into
+    ``<page>.glue.json`` beside it; outputs still in the notebook count too.
+    """
+    outputs = [o for cell in nb["cells"] for o in cell.get("outputs", [])]
+    if glue_file is not None and glue_file.is_file():
+        outputs += json.loads(glue_file.read_text(encoding="utf-8")).values()
     values = {}
-    for cell in nb["cells"]:
-        for output in cell.get("outputs", []):
-            scrapbook = output.get("metadata", {}).get("scrapbook")
-            if not scrapbook:
-                continue
-            prefix = len(scrapbook.get("mime_prefix", ""))
-            values[scrapbook["name"]] = {k[prefix:]: v for k, v in output["data"].items()}
+    for output in outputs:
+        scrapbook = output.get("metadata", {}).get("scrapbook")
+        if not scrapbook:
+            continue
+        prefix = scrapbook.get("mime_prefix", "")
+        values[scrapbook["name"]] = {
+            (k[len(prefix) :] if prefix and k.startswith(prefix) else k): v
+            for k, v in output["data"].items()
+        }
     return values
 
 
@@ -152,7 +161,9 @@ def reader_notebook(executed: Path, target: Path, language: str = "en") -> Path:
         "metadata": {},
         "source": INSTALL.get(language, INSTALL["en"]).splitlines(keepends=True),
     }
-    values = glued_values(nb)
+    values = glued_values(nb, executed.with_name(executed.stem + ".glue.json"))
+    # book.text/figure/table glue each edition's variant as "<name>@<lang>".
+    values = {k: values.get(f"{k}@{language}", v) for k, v in values.items() if "@" not in k}
     cells = []
     for cell in nb["cells"]:
         if is_plumbing(cell):
