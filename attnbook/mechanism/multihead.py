@@ -79,6 +79,7 @@ class MultiHeadAttention(nn.Module):
         self.out_proj = nn.Linear(embed_dim, embed_dim, bias=bias)
 
     def extra_repr(self) -> str:
+        """The sizes and options shown in ``repr(module)``."""
         return (
             f"embed_dim={self.embed_dim}, num_heads={self.num_heads}, "
             f"num_kv_heads={self.num_kv_heads}, causal={self.causal}"
