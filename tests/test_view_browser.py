@@ -7,6 +7,7 @@ Playwright is missing; CI installs both. A screenshot of each view is kept in
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +17,7 @@ import pytest
 from browser import block_network, launch_chromium, playwright_or_skip
 from synthetic_maps import synthetic_maps
 
+import attnbook.view
 from attnbook.maps import attend
 from attnbook.view import decode_payload, head_view, model_view
 
@@ -23,6 +25,7 @@ pytestmark = pytest.mark.browser
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 XSS = "</script><img src=x onerror=alert(1)>"
+VIEW_JS = Path(attnbook.view.__file__).with_name("view.js")
 
 playwright_api = playwright_or_skip()
 
@@ -304,3 +307,134 @@ def test_views_work_as_myst_nb_cell_outputs_on_the_book_theme(tab, dog, tmp_path
     # pydata-sphinx-theme itself logs this on file:// pages (no stored theme mode).
     theirs = "Got invalid theme mode"
     assert [e for e in t.errors if not e.startswith(theirs)] == [] and t.blocked == []
+
+
+def _page_with(tmp_path, name, body, lang="en"):
+    path = tmp_path / name
+    path.write_text(
+        f'<!DOCTYPE html><html lang="{lang}"><head><meta charset="utf-8"></head>'
+        f"<body>{body}</body></html>",
+        encoding="utf-8",
+    )
+    return path
+
+
+def _controls_text(page, root=".attnbook-view"):
+    # Everything the view wrote itself: labels, caption, column heads, grid labels.
+    return page.eval_on_selector_all(
+        f"{root} label, {root} .ab-caption, {root} .ab-head, {root} .ab-collabel,"
+        f" {root} .ab-rowlabel",
+        "els => els.map(e => e.textContent).join(' | ')",
+    )
+
+
+def test_labels_follow_the_page_language(tab, dog, tmp_path):
+    # One fragment for both editions: the page's <html lang> picks the labels.
+    html = model_view(dog, layer=3, head=7).html
+    assert html == model_view(dog, layer=3, head=7).html
+    ja = tab().open(_page_with(tmp_path, "ja.html", html, lang="ja"))
+    text = _controls_text(ja)
+    assert "層 3・ヘッド 7（0 始まり）" in text and "単語単位" in text, text
+    assert "クエリ" in text and "キー" in text and "ヘッド 11" in text
+    # No English word of ours is left (the tokens and the model name are data).
+    leftover = set(re.findall(r"[A-Za-z]{2,}", text.replace("all-MiniLM-L6-v2", "")))
+    assert leftover <= {"Tab"}, leftover
+    chased = dog.token_index("chased")[0]
+    ja.hover(f".ab-tok[data-side=q][data-index='{chased}']")
+    assert "「chased」からの線" in ja.text_content(".ab-caption")
+    assert (
+        ja.get_attribute(".ab-thumb[data-layer='2'][data-head='1']", "aria-label")
+        == "層 2・ヘッド 1"
+    )
+    ARTIFACTS.mkdir(exist_ok=True)
+    ja.screenshot(path=str(ARTIFACTS / "model_view_ja.png"), full_page=True)
+
+    en = tab().open(_page_with(tmp_path, "en.html", html, lang="en"))
+    text = _controls_text(en)
+    assert "layer 3, head 7 (0-indexed)" in text and "whole words" in text
+    assert not re.search(r"[\u3040-\u30ff\u4e00-\u9fff]", text), text
+
+    # An explicit lang= wins over the page's.
+    forced = tab().open(_page_with(tmp_path, "forced.html", head_view(dog, lang="en").html, "ja"))
+    assert "whole words" in _controls_text(forced)
+    forced = tab().open(_page_with(tmp_path, "forced2.html", head_view(dog, lang="ja").html))
+    assert "単語単位" in _controls_text(forced)
+
+
+def test_without_javascript_the_message_is_in_the_page_language(browser, dog, tmp_path):
+    html = head_view(dog).html
+    for lang, want, other in (
+        ("ja", "JavaScript が必要", "needs JavaScript"),
+        ("en", "needs", "必要"),
+    ):
+        context = browser.new_context(java_script_enabled=False)
+        page = context.new_page()
+        page.goto(_page_with(tmp_path, f"nojs-{lang}.html", html, lang).as_uri())
+        shown = page.inner_text(".attnbook-view")
+        assert want in shown and other not in shown, (lang, shown)
+        context.close()
+
+
+_MOUNT = """
+([tokens, att, tokens2, att2]) => {
+  const root = document.querySelector('#root');
+  const src = (t, a) => attnbookView.source({model: 'm', layers: a.length, heads: a[0].length,
+                                              levels: [{tokens: t, attentions: a}]});
+  const v = attnbookView.mount(root, src(tokens, att), {kind: 'model', layer: 1, head: 2});
+  window.__view = v;
+  window.__src2 = src(tokens2, att2);
+}
+"""
+
+
+def test_mount_draws_weights_from_another_page_and_re_renders(tab, tmp_path):
+    # The playground's use: view.js loaded as a file, weights computed on the page.
+    (tmp_path / "view.js").write_text(VIEW_JS.read_text(encoding="utf-8"), encoding="utf-8")
+    path = _page_with(
+        tmp_path, "mount.html", '<div id="root"></div><script src="view.js"></script>'
+    )
+    first = _toy(["[CLS]", "a", "b", "c", "[SEP]"], layers=2, heads=3, seed=1)
+    second = _toy(["[CLS]", "x", "猫", XSS, "z", "w", "[SEP]"], layers=2, heads=3, seed=2)
+    t = tab()
+    page = t.page
+    page.goto(path.as_uri())
+    page.evaluate(
+        _MOUNT,
+        [first.tokens, first.attentions.tolist(), second.tokens, second.attentions.tolist()],
+    )
+    # The full token strings (what is drawn may be shortened; the tooltip is not).
+    left = (
+        "els => els.filter(e => e.closest('.ab-tok').dataset.side === 'q').map(e => e.textContent)"
+    )
+    assert page.eval_on_selector_all("#root .ab-tok title", left) == first.tokens
+    assert page.locator("#root .ab-thumb").count() == 6
+
+    def drawn():
+        page.hover("#root .ab-tok[data-side=q][data-index='1']")
+        return {(q, k): w for q, k, w in _highlighted(page, "#root")}
+
+    def want(maps, layer, head):
+        row = maps.attentions[layer, head, 1]
+        return {(1, j): round(float(w), 4) for j, w in enumerate(row) if w >= 0.01}
+
+    assert drawn() == want(first, 1, 2)
+    page.mouse.move(1000, 700)
+    page.evaluate("window.__view.render(window.__src2)")
+    # New tokens and weights; the layer/head choice is kept; nothing is drawn twice.
+    assert page.eval_on_selector_all("#root .ab-tok title", left) == second.tokens
+    assert page.input_value("#root select[data-role=layer]") == "1"
+    assert page.locator("#root .ab-body").count() == 1
+    assert drawn() == want(second, 1, 2)
+    assert page.evaluate("window.__view.state()")["layer"] == 1
+    # Mounting again on the same element replaces the view.
+    page.evaluate("attnbookView.mount(document.querySelector('#root'), window.__src2)")
+    assert page.locator("#root .ab-body").count() == 1
+    assert page.locator("#root .ab-thumb").count() == 0
+    # No state hung on DOM nodes (the old view kept some as root._abSelects, stage._ab).
+    own = (
+        "Array.from(document.querySelectorAll('*'))"
+        ".flatMap(e => Object.keys(e)).filter(k => !/^\\d+$/.test(k))"  # a select lists its options
+    )
+    assert page.evaluate(own) == []
+    assert page.evaluate("window.__pwned") is False
+    assert t.errors == [] and t.blocked == []

@@ -18,7 +18,18 @@ from typing import Any
 
 from attnbook.view.payload import ViewInputError, build_payload, json_for_script
 
-__all__ = ["AttentionView", "head_view", "model_view"]
+__all__ = ["LANGUAGES", "AttentionView", "head_view", "model_view"]
+
+LANGUAGES = ("en", "ja")
+"""Languages of the views' controls and captions (both are in every view)."""
+
+# Shown only without JavaScript; view.css hides the one not in the page's language.
+_NOSCRIPT = (
+    "<noscript>"
+    '<span class="ab-nojs-en">This interactive attention view needs JavaScript.</span>'
+    '<span class="ab-nojs-ja" lang="ja">この対話型のアテンションビューには JavaScript が必要です。</span>'
+    "</noscript>"
+)
 
 
 @cache
@@ -46,14 +57,26 @@ class AttentionView:
     payload: dict[str, Any] = field(repr=False)
 
     @property
+    def lang(self) -> str | None:
+        """The language asked for with ``lang=``, or None: the page's language decides."""
+        return self.payload.get("view", {}).get("lang")
+
+    @property
     def html(self) -> str:
-        """The HTML fragment: one ``<div class="attnbook-view">`` with inline CSS and JS."""
+        """The HTML fragment: one ``<div class="attnbook-view">`` with inline CSS and JS.
+
+        It carries the English and the Japanese labels; in the browser the view
+        uses its ``lang`` (when one was given) or else the page's (the nearest
+        ``lang`` attribute, e.g. ``<html lang="ja">``). So one fragment serves
+        both editions of the book.
+        """
+        lang = f' lang="{self.lang}"' if self.lang else ""
         return (
-            f'<div class="attnbook-view" data-kind="{self.kind}">'
+            f'<div class="attnbook-view" data-kind="{self.kind}"{lang}>'
             f"<style>{_asset('view.css')}</style>"
             f'<script type="application/json" class="attnbook-data">'
             f"{json_for_script(self.payload)}</script>"
-            "<noscript>This interactive attention view needs JavaScript.</noscript>"
+            f"{_NOSCRIPT}"
             f"<script>{_inline_script(_asset('view.js'))}</script>"
             "</div>"
         )
@@ -65,10 +88,14 @@ class AttentionView:
         """A complete standalone HTML page around :attr:`html`."""
         if title is None:
             model = str(self.payload.get("model", "")).rstrip("/").split("/")[-1]
-            title = f"attnbook {self.kind} view" + (f": {model}" if model else "")
+            if self.lang == "ja":
+                title = "attnbook " + {"head": "ヘッド", "model": "モデル"}[self.kind] + "ビュー"
+            else:
+                title = f"attnbook {self.kind} view"
+            title += f": {model}" if model else ""
         return (
             "<!DOCTYPE html>\n"
-            '<html lang="en"><head><meta charset="utf-8">'
+            f'<html lang="{self.lang or "en"}"><head><meta charset="utf-8">'
             '<meta name="viewport" content="width=device-width, initial-scale=1">'
             '<meta name="color-scheme" content="light dark">'
             f"<title>{html_lib.escape(title)}</title></head>\n"
@@ -95,7 +122,12 @@ def _view(
     top_k: int | None,
     threshold: float,
     dense_limit: int,
+    lang: str | None,
 ) -> AttentionView:
+    if lang is not None and lang not in LANGUAGES:
+        raise ViewInputError(
+            f"lang must be one of {LANGUAGES} or None (the page's language), got {lang!r}"
+        )
     payload = build_payload(maps, words=words, top_k=top_k, dense_limit=dense_limit)
     for name, value, count in (
         ("layer", layer, payload["layers"]),
@@ -113,6 +145,8 @@ def _view(
         "head": head % payload["heads"],
         "threshold": float(threshold),
     }
+    if lang is not None:
+        payload["view"]["lang"] = lang
     return AttentionView(kind, payload)
 
 
@@ -125,6 +159,7 @@ def head_view(
     top_k: int | None = None,
     threshold: float = 0.01,
     dense_limit: int = 128,
+    lang: str | None = None,
 ) -> AttentionView:
     """Interactive line view of one head, with layer and head selectors.
 
@@ -139,13 +174,15 @@ def head_view(
         top_k: keep only each query's ``k`` largest weights (default: all up to
             ``dense_limit`` tokens, the top 8 beyond; see :mod:`attnbook.view.payload`).
         threshold: lines for weights below this are not drawn.
+        lang: ``"en"`` or ``"ja"`` for the controls and captions; None (the
+            default) follows the page the view is shown in (``<html lang>``).
 
     >>> from attnbook.maps import attend
     >>> view = head_view(attend("The dog chased the cat."), layer=2, head=5)
     >>> view.kind, "<script src" in view.html, len(view) < 100_000
     ('head', False, True)
     """
-    return _view("head", maps, layer, head, words, top_k, threshold, dense_limit)
+    return _view("head", maps, layer, head, words, top_k, threshold, dense_limit, lang)
 
 
 def model_view(
@@ -157,6 +194,7 @@ def model_view(
     top_k: int | None = None,
     threshold: float = 0.01,
     dense_limit: int = 128,
+    lang: str | None = None,
 ) -> AttentionView:
     """Every head at once as small line views (rows = layers, columns = heads).
 
@@ -168,4 +206,4 @@ def model_view(
     >>> model_view(attend("The dog chased the cat.")).kind
     'model'
     """
-    return _view("model", maps, layer, head, words, top_k, threshold, dense_limit)
+    return _view("model", maps, layer, head, words, top_k, threshold, dense_limit, lang)
