@@ -62,10 +62,10 @@ class KVCache:
 
     def reset(self) -> None:
         """Forget everything, so the cache can serve a new batch of sequences."""
-        self.__init__()
+        self._keys = self._values = None
 
     def nbytes(self) -> int:
-        """Bytes held by the cached keys and values (the used positions only)."""
+        """Bytes held by the cached keys and values."""
         if self._keys is None or self._values is None:
             return 0
         return (
