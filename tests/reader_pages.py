@@ -64,25 +64,29 @@ def notebook_href(html: str) -> str | None:
     return link["href"] if link else None
 
 
-# Runs in the reader's interpreter: no pytest, no book tooling. Executes the
-# cells in one namespace, as if typed one after the other into a session, and
-# writes which cell failed (number and traceback) to the result file.
+# Runs in the reader's interpreter: no pytest, no book tooling. Each phase
+# (the visible cells in order; then the Try it alone) gets a fresh namespace,
+# as if typed into a new session; a failing cell ends its phase. Writes, per
+# phase, which cell failed (number and traceback) to the result file.
 _DRIVER = textwrap.dedent(
     """
     import json, linecache, sys, traceback
-    cells = json.load(open(sys.argv[1], encoding="utf-8"))
-    namespace = {"__name__": "__main__", "__builtins__": __builtins__}
-    result = {"ran": 0, "failed": None}
-    for cell in cells:
-        name = "<cell %d>" % cell["number"]
-        lines = cell["source"].splitlines(True)
-        linecache.cache[name] = (len(cell["source"]), None, lines, name)
-        try:
-            exec(compile(cell["source"], name, "exec"), namespace)
-        except BaseException:
-            result["failed"] = {"number": cell["number"], "error": traceback.format_exc()}
-            break
-        result["ran"] += 1
+    phases = json.load(open(sys.argv[1], encoding="utf-8"))
+    result = {}
+    for phase, cells in phases.items():
+        namespace = {"__name__": "__main__", "__builtins__": __builtins__}
+        result[phase] = None
+        for cell in cells:
+            name = "<cell %d>" % cell["number"]
+            linecache.cache[name] = (len(cell["source"]), None,
+                                     cell["source"].splitlines(True), name)
+            try:
+                exec(compile(cell["source"], name, "exec"), namespace)
+            except BaseException as error:
+                # Leave out this driver's own frame: the reader's cell is what failed.
+                lines = traceback.format_exception(type(error), error, error.__traceback__.tb_next)
+                result[phase] = {"number": cell["number"], "error": "".join(lines)}
+                break
     json.dump(result, open(sys.argv[2], "w", encoding="utf-8"))
     """
 )
@@ -100,28 +104,7 @@ def reader_environment(python: str) -> dict[str, str]:
     return env
 
 
-def run_cells(python: str, cells: list[Cell], workdir: Path, timeout: float = 1200) -> str | None:
-    """Run ``cells`` in order in a fresh ``python -I``; None, or what failed and why.
-
-    ``-I`` keeps the current directory, the user's site-packages and
-    ``PYTHONPATH`` off ``sys.path``: only what is installed in ``python``'s
-    environment can be imported.
-    """
-    workdir.mkdir(parents=True, exist_ok=True)
-    cells_file, result_file = workdir / "cells.json", workdir / "result.json"
-    cells_file.write_text(json.dumps([c.__dict__ for c in cells]), encoding="utf-8")
-    proc = subprocess.run(
-        [python, "-I", "-c", _DRIVER, str(cells_file), str(result_file)],
-        cwd=workdir,
-        env=reader_environment(python),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-    if not result_file.exists():
-        return f"the interpreter died (exit {proc.returncode}):\n{proc.stderr[-3000:]}"
-    result = json.loads(result_file.read_text(encoding="utf-8"))
-    failed = result["failed"]
+def _describe(cells: list[Cell], failed: dict | None) -> str | None:
     if failed is None:
         return None
     cell = next(c for c in cells if c.number == failed["number"])
@@ -129,6 +112,46 @@ def run_cells(python: str, cells: list[Cell], workdir: Path, timeout: float = 12
         f"visible cell {cell.number} (starting {cell.headline()!r}) failed:\n"
         f"{failed['error'][-3000:]}"
     )
+
+
+def start_cells(python: str, phases: dict[str, list[Cell]], workdir: Path) -> subprocess.Popen:
+    """Start running each phase's cells in a fresh ``python -I``; see :func:`cells_result`.
+
+    ``-I`` keeps the current directory, the user's site-packages and
+    ``PYTHONPATH`` off ``sys.path``: only what is installed in ``python``'s
+    environment can be imported.
+    """
+    workdir.mkdir(parents=True, exist_ok=True)
+    cells_file = workdir / "cells.json"
+    payload = {phase: [c.__dict__ for c in cells] for phase, cells in phases.items()}
+    cells_file.write_text(json.dumps(payload), encoding="utf-8")
+    return subprocess.Popen(
+        [python, "-I", "-c", _DRIVER, str(cells_file), str(workdir / "result.json")],
+        cwd=workdir,
+        env=reader_environment(python),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def cells_result(
+    proc: subprocess.Popen, phases: dict[str, list[Cell]], workdir: Path, timeout: float = 1200
+) -> dict[str, str | None]:
+    """Wait for :func:`start_cells`; per phase None, or which cell failed and why."""
+    _, stderr = proc.communicate(timeout=timeout)
+    result_file = workdir / "result.json"
+    if not result_file.exists():
+        died = f"the interpreter died (exit {proc.returncode}):\n{stderr[-3000:]}"
+        return dict.fromkeys(phases, died)
+    result = json.loads(result_file.read_text(encoding="utf-8"))
+    return {phase: _describe(cells, result[phase]) for phase, cells in phases.items()}
+
+
+def run_cells(python: str, cells: list[Cell], workdir: Path) -> str | None:
+    """Run ``cells`` in order in a fresh interpreter; None, or what failed and why."""
+    phases = {"cells": cells}
+    return cells_result(start_cells(python, phases, workdir), phases, workdir)["cells"]
 
 
 # Runs in the reader's Jupyter environment: executes the notebook cell by cell
@@ -147,19 +170,20 @@ _NOTEBOOK_DRIVER = textwrap.dedent(
         for index, cell in enumerate(nb.cells):
             if cell.cell_type != "code":
                 continue
+            result["ran"] += 1
             try:
                 client.execute_cell(cell, index)
             except CellExecutionError as error:
-                result["failed"] = {"index": index, "error": str(error)}
+                result["failed"] = {"index": index, "code_number": result["ran"],
+                                    "error": str(error)}
                 break
-            result["ran"] += 1
     json.dump(result, open(sys.argv[2], "w", encoding="utf-8"))
     """
 )
 
 
-def run_notebook(python: str, notebook: Path, workdir: Path, timeout: float = 1500) -> str | None:
-    """Execute ``notebook`` top to bottom with ``python``'s Jupyter; None, or the failure.
+def start_notebook(python: str, notebook: Path, workdir: Path) -> subprocess.Popen:
+    """Start executing ``notebook`` with ``python``'s Jupyter; see :func:`notebook_result`.
 
     The kernel is declared in a kernelspec of our own (absolute path to
     ``python``), so no kernel installed elsewhere on the machine is used.
@@ -175,18 +199,31 @@ def run_notebook(python: str, notebook: Path, workdir: Path, timeout: float = 15
     env = reader_environment(python)
     env["JUPYTER_PATH"] = str(workdir / "jupyter")
     env["JUPYTER_RUNTIME_DIR"] = str(workdir / "runtime")
-    result_file = workdir / "result.json"
-    proc = subprocess.run(
-        [python, "-I", "-c", _NOTEBOOK_DRIVER, str(notebook), str(result_file)],
+    return subprocess.Popen(
+        [python, "-I", "-c", _NOTEBOOK_DRIVER, str(notebook), str(workdir / "result.json")],
         cwd=workdir,
         env=env,
-        capture_output=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=timeout,
     )
+
+
+def notebook_result(proc: subprocess.Popen, workdir: Path, timeout: float = 1500) -> str | None:
+    """Wait for :func:`start_notebook`; None, or which cell failed and why."""
+    _, stderr = proc.communicate(timeout=timeout)
+    result_file = workdir / "result.json"
     if not result_file.exists():
-        return f"Jupyter died (exit {proc.returncode}):\n{proc.stderr[-3000:]}"
+        return f"Jupyter died (exit {proc.returncode}):\n{stderr[-3000:]}"
     failed = json.loads(result_file.read_text(encoding="utf-8"))["failed"]
     if failed is None:
         return None
-    return f"notebook cell {failed['index'] + 1} failed:\n{failed['error'][-3000:]}"
+    return (
+        f"code cell {failed['code_number']} (notebook cell {failed['index'] + 1}) failed:\n"
+        f"{failed['error'][-3000:]}"
+    )
+
+
+def run_notebook(python: str, notebook: Path, workdir: Path) -> str | None:
+    """Execute ``notebook`` top to bottom with ``python``'s Jupyter; None, or the failure."""
+    return notebook_result(start_notebook(python, notebook, workdir), workdir)

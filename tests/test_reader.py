@@ -17,10 +17,13 @@ markup, so that it cannot pass by finding or running nothing.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -29,9 +32,13 @@ pytest.importorskip("bs4", reason="BeautifulSoup comes with the docs extra")
 
 from reader_pages import (  # noqa: E402
     PLUMBING_TAGS,
+    cells_result,
     notebook_href,
+    notebook_result,
     run_cells,
-    run_notebook,  # noqa: E402
+    run_notebook,
+    start_cells,
+    start_notebook,
     visible_cells,
 )
 
@@ -96,6 +103,36 @@ def test_cells_share_one_namespace_in_order(tmp_path):
     assert "visible cell 2" in run_cells(sys.executable, swapped, tmp_path / "swapped")
 
 
+def test_the_try_it_runs_in_a_fresh_namespace(tmp_path):
+    cells = visible_cells(PAGE.replace("secret + 1", "x + 1"))
+    try_it = [c for c in cells if c.try_it]
+    phases = {"visible": cells, "try_it": try_it}
+    ok = cells_result(start_cells(sys.executable, phases, tmp_path), phases, tmp_path)
+    assert ok == {"visible": None, "try_it": None}
+    leaning = [type(try_it[0])(try_it[0].number, "print(x)", True)]
+    phases = {"visible": cells, "try_it": leaning}
+    result = cells_result(
+        start_cells(sys.executable, phases, tmp_path / "b"), phases, tmp_path / "b"
+    )
+    assert result["visible"] is None and "NameError" in result["try_it"]
+
+
+def test_a_notebook_cell_that_fails_is_named(tmp_path):
+    nbformat = pytest.importorskip("nbformat")
+    pytest.importorskip("nbclient")
+    pytest.importorskip("ipykernel")
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("pip install attnbook"),
+        nbformat.v4.new_code_cell("x = 1"),
+        nbformat.v4.new_code_cell("y = secret"),
+    ]
+    path = tmp_path / "nb.ipynb"
+    nbformat.write(nb, path)
+    failure = run_notebook(sys.executable, path, tmp_path / "run")
+    assert failure and "code cell 2 (notebook cell 3)" in failure and "NameError" in failure
+
+
 def test_plumbing_tags_cover_what_the_theme_hides():
     assert {"hide-input", "remove-input", "remove-cell"} <= PLUMBING_TAGS
 
@@ -130,29 +167,56 @@ def test_the_reader_python_has_only_attnbook():
     assert not any(found.values()), f"the reader's environment has book tooling: {found}"
 
 
+@functools.cache
+def chapter_run(page: Path) -> dict[str, str | None]:
+    """Run one chapter the three ways a reader would; per way None or the failure.
+
+    The plain-Python run (visible cells in order, then the Try it alone in a
+    fresh namespace) and the Jupyter run of the downloadable notebook go on
+    at the same time, in two processes: CI has two cores.
+    """
+    html = page.read_text(encoding="utf-8")
+    cells = visible_cells(html)
+    work = Path(tempfile.mkdtemp(prefix=f"reader-{page.stem}-"))
+    phases = {"visible": cells, "try_it": [c for c in cells if c.try_it][-1:]}
+    notebook = None
+    href = notebook_href(html)
+    if href and (page.parent / href).is_file():
+        notebook = start_notebook(
+            _python("ATTNBOOK_READER_JUPYTER", JUPYTER), (page.parent / href).resolve(), work / "nb"
+        )
+    plain = start_cells(_python("ATTNBOOK_READER_PYTHON", PLAIN), phases, work / "py")
+    result = cells_result(plain, phases, work / "py")
+    result["notebook"] = notebook_result(notebook, work / "nb") if notebook else None
+    shutil.rmtree(work, ignore_errors=True)
+    return result
+
+
 @reader
 @pytest.mark.slow
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: p.stem)
-def test_visible_cells_run_in_order(page: Path, tmp_path: Path):
-    cells = visible_cells(page.read_text(encoding="utf-8"))
-    assert cells, f"{page.name}: no visible code cells found"
-    failure = run_cells(_python("ATTNBOOK_READER_PYTHON", PLAIN), cells, tmp_path)
-    assert failure is None, f"{page.stem}: {failure}"
+def test_visible_cells_run_in_order(page: Path):
+    assert visible_cells(page.read_text(encoding="utf-8")), f"{page.name}: no visible code cells"
+    failure = chapter_run(page)["visible"]
+    if failure:
+        pytest.fail(f"{page.stem}: {failure}", pytrace=False)
 
 
 @reader
+@pytest.mark.slow
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: p.stem)
-def test_try_it_runs_alone(page: Path, tmp_path: Path):
+def test_try_it_runs_alone(page: Path):
     try_it = [c for c in visible_cells(page.read_text(encoding="utf-8")) if c.try_it]
     assert try_it, f"{page.stem}: no visible code cell under a 'Try it …' heading"
-    failure = run_cells(_python("ATTNBOOK_READER_PYTHON", PLAIN), try_it[-1:], tmp_path)
-    assert failure is None, f"{page.stem}: the Try it cell alone: {failure}"
+    failure = chapter_run(page)["try_it"]
+    if failure:
+        pytest.fail(f"{page.stem}: the Try it cell alone: {failure}", pytrace=False)
 
 
 @reader
 @pytest.mark.slow
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: p.stem)
-def test_notebook_download_runs_in_plain_jupyter(page: Path, tmp_path: Path):
+def test_notebook_download_runs_in_plain_jupyter(page: Path):
     html = page.read_text(encoding="utf-8")
     href = notebook_href(html)
     assert href, f"{page.stem}: no 'Download .ipynb' link"
@@ -166,5 +230,6 @@ def test_notebook_download_runs_in_plain_jupyter(page: Path, tmp_path: Path):
     code = ["".join(c["source"]).strip() for c in nb["cells"] if c["cell_type"] == "code"]
     shown = [c.source.strip() for c in visible_cells(html)]
     assert code == shown, f"{page.stem}: the notebook's code is not the page's visible code"
-    failure = run_notebook(_python("ATTNBOOK_READER_JUPYTER", JUPYTER), notebook, tmp_path)
-    assert failure is None, f"{page.stem} ({href}): {failure}"
+    failure = chapter_run(page)["notebook"]
+    if failure:
+        pytest.fail(f"{page.stem} ({href}): {failure}", pytrace=False)
