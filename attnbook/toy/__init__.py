@@ -1,13 +1,16 @@
 """A controlled experiment: a bilingual toy grammar and a tiny transformer whose heads learn syntax.
 
 - :mod:`attnbook.toy.grammar` -- English SVO and Japanese SOV/OSV sentences with gold structure.
-- :mod:`attnbook.toy.model` -- a small pre-LN encoder built on :class:`attnbook.MultiHeadAttention`.
+- :mod:`attnbook.toy.model` -- one small pre-LN Transformer family on :class:`attnbook.MultiHeadAttention`:
+  an encoder and a causal decoder.
+- :mod:`attnbook.toy.induction` -- induction heads in a two-layer attention-only decoder.
 - :mod:`attnbook.toy.train` -- reproducible masked-word training with an on-disk cache.
 - :mod:`attnbook.toy.evaluate` -- Clark et al. (2019) style head scores vs fixed-offset baselines.
 
 Layers and heads are 0-indexed throughout.
 """
 
+from attnbook.toy.cache import ToyCacheWarning, cache_dir
 from attnbook.toy.evaluate import (
     ALL_GROUPS,
     RELATIONS,
@@ -27,13 +30,11 @@ from attnbook.toy.grammar import (
     make_split,
     parse,
 )
-from attnbook.toy.model import ToyEncoder, ToyOutput
+from attnbook.toy.model import ToyDecoder, ToyEncoder, ToyOutput
 from attnbook.toy.train import (
     EXAMPLES,
-    ToyCacheWarning,
     ToyConfig,
     TrainResult,
-    cache_dir,
     cache_path,
     load_or_train,
     store,
@@ -50,6 +51,7 @@ __all__ = [
     "Sentence",
     "ToyCacheWarning",
     "ToyConfig",
+    "ToyDecoder",
     "ToyEncoder",
     "ToyGrammarError",
     "ToyOutput",

@@ -1,11 +1,15 @@
-"""A tiny encoder built from attnbook's own :class:`~attnbook.mechanism.MultiHeadAttention`.
+"""One small Transformer family built from attnbook's own :class:`~attnbook.mechanism.MultiHeadAttention`.
 
 Token embeddings plus learned position embeddings, then ``num_layers``
 **pre-LN** blocks (``x + attn(LN(x))``, then ``x + ff(LN(x))``; pre-LN
 because it trains stably in a few hundred steps without warm-up tricks), a
 final LayerNorm and a linear layer that scores every word of the vocabulary
-at every position (masked-word prediction). No dropout: training is short
-and the result must be reproducible bit for bit.
+at every position. No dropout: training is short and the result must be
+reproducible bit for bit.
+
+* :class:`ToyEncoder` -- bidirectional blocks, masked-word prediction.
+* :class:`ToyDecoder` -- the same blocks with a causal mask, next-token
+  prediction (GPT-style); ``d_ff=0`` gives an attention-only model.
 
 Layers and heads are **0-indexed** everywhere: ``attentions[:, 0, 2]`` is
 layer 0, head 2.
@@ -27,10 +31,10 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from attnbook.mechanism import MultiHeadAttention
+from attnbook.mechanism import MultiHeadAttention, causal_mask
 from attnbook.toy.grammar import ToyGrammarError
 
-__all__ = ["ToyEncoder", "ToyOutput", "PAD_ID", "MASK_ID"]
+__all__ = ["ToyDecoder", "ToyEncoder", "ToyOutput", "PAD_ID", "MASK_ID"]
 
 PAD_ID = 0  # index of "[PAD]" in attnbook.toy.grammar.VOCAB
 MASK_ID = 1  # index of "[MASK]"
@@ -51,36 +55,30 @@ class ToyOutput:
 
 
 class _Block(nn.Module):
-    """One pre-LN transformer block."""
+    """One pre-LN transformer block (``d_ff=0``: attention only, no feed-forward)."""
 
     def __init__(self, d_model: int, num_heads: int, d_ff: int) -> None:
         super().__init__()
         self.ln_attn = nn.LayerNorm(d_model)
         self.attn = MultiHeadAttention(d_model, num_heads)
-        self.ln_ff = nn.LayerNorm(d_model)
-        self.ff = nn.Sequential(nn.Linear(d_model, d_ff), nn.GELU(), nn.Linear(d_ff, d_model))
+        self.ff: nn.Module | None = None
+        if d_ff:
+            self.ln_ff = nn.LayerNorm(d_model)
+            self.ff = nn.Sequential(nn.Linear(d_model, d_ff), nn.GELU(), nn.Linear(d_ff, d_model))
 
     def forward(self, x: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
-        """``x`` ``[B, T, E]``, ``mask`` ``[B, 1, 1, T]`` -> ``([B, T, E], [B, H, T, T])``."""
+        """``x`` ``[B, T, E]``, ``mask`` ``[B, 1, T or 1, T]`` -> ``([B, T, E], [B, H, T, T])``."""
         attended, weights = self.attn(self.ln_attn(x), mask=mask)
         x = x + attended
-        x = x + self.ff(self.ln_ff(x))
+        if self.ff is not None:
+            x = x + self.ff(self.ln_ff(x))
         return x, weights
 
 
-class ToyEncoder(nn.Module):
-    """A small bidirectional transformer encoder for masked-word prediction.
+class _ToyTransformer(nn.Module):
+    """Embeddings, blocks and output layer shared by the encoder and the decoder."""
 
-    Args:
-        vocab_size: number of words ``V`` (id 0 is padding).
-        max_len: longest sentence the position embeddings cover.
-        d_model: width ``E``.
-        num_layers: number of blocks ``L``.
-        num_heads: heads per block ``H``; must divide ``d_model``.
-        d_ff: hidden width of the feed-forward sublayer.
-        seed: initial weights come from ``torch.manual_seed(seed)`` inside a
-            forked RNG, so the global random state is left untouched.
-    """
+    _min_d_ff = 1
 
     def __init__(
         self,
@@ -94,16 +92,17 @@ class ToyEncoder(nn.Module):
         seed: int = 0,
     ) -> None:
         super().__init__()
-        for name, value in (
-            ("vocab_size", vocab_size),
-            ("max_len", max_len),
-            ("d_model", d_model),
-            ("num_layers", num_layers),
-            ("num_heads", num_heads),
-            ("d_ff", d_ff),
+        for name, value, least in (
+            ("vocab_size", vocab_size, 1),
+            ("max_len", max_len, 1),
+            ("d_model", d_model, 1),
+            ("num_layers", num_layers, 1),
+            ("num_heads", num_heads, 1),
+            ("d_ff", d_ff, self._min_d_ff),
         ):
-            if not isinstance(value, int) or value < 1:
-                raise ToyGrammarError(f"{name} must be a positive int, got {value!r}")
+            if not isinstance(value, int) or isinstance(value, bool) or value < least:
+                kind = "a positive int" if least else "an int >= 0"
+                raise ToyGrammarError(f"{name} must be {kind}, got {value!r}")
         if d_model % num_heads:
             raise ToyGrammarError(
                 f"d_model ({d_model}) must be divisible by num_heads ({num_heads})"
@@ -128,21 +127,69 @@ class ToyEncoder(nn.Module):
     def num_heads(self) -> int:
         return self.blocks[0].attn.num_heads
 
-    def forward(self, ids: Tensor) -> ToyOutput:
-        """Encode ``ids`` ``[B, T]`` (``PAD_ID`` = padding, never attended to)."""
+    def _check_ids(self, ids: Tensor) -> None:
         if ids.ndim != 2:
             raise ToyGrammarError(f"ids must have shape [B, T], got {tuple(ids.shape)}")
-        b, t = ids.shape
-        if t > self.max_len:
+        if ids.shape[1] > self.max_len:
             raise ToyGrammarError(
-                f"sentences of {t} tokens are longer than max_len={self.max_len}; "
+                f"sentences of {ids.shape[1]} tokens are longer than max_len={self.max_len}; "
                 "build the model with a larger max_len"
             )
-        keep = (ids != PAD_ID)[:, None, None, :]  # [B, 1, 1, T]: True = may be attended to
+
+    def _run(self, ids: Tensor, mask: Tensor) -> ToyOutput:
+        t = ids.shape[1]
         x = self.tok(ids) + self.pos(torch.arange(t, device=ids.device))[None]
         maps = []
         for block in self.blocks:
-            x, w = block(x, keep)
+            x, w = block(x, mask)
             maps.append(w)
         logits = self.out(self.ln_out(x))
         return ToyOutput(logits=logits, attentions=torch.stack(maps, dim=1))
+
+
+class ToyEncoder(_ToyTransformer):
+    """A small bidirectional transformer encoder for masked-word prediction.
+
+    Args:
+        vocab_size: number of words ``V`` (id 0 is padding).
+        max_len: longest sentence the position embeddings cover.
+        d_model: width ``E``.
+        num_layers: number of blocks ``L``.
+        num_heads: heads per block ``H``; must divide ``d_model``.
+        d_ff: hidden width of the feed-forward sublayer.
+        seed: initial weights come from ``torch.manual_seed(seed)`` inside a
+            forked RNG, so the global random state is left untouched.
+    """
+
+    def forward(self, ids: Tensor) -> ToyOutput:
+        """Encode ``ids`` ``[B, T]`` (``PAD_ID`` = padding, never attended to)."""
+        self._check_ids(ids)
+        keep = (ids != PAD_ID)[:, None, None, :]  # [B, 1, 1, T]: True = may be attended to
+        return self._run(ids, keep)
+
+
+class ToyDecoder(_ToyTransformer):
+    """A small GPT-style decoder: the encoder's blocks with a causal mask.
+
+    Position ``i`` sees tokens ``0..i`` only, and ``logits[:, i]`` scores the
+    token at ``i + 1`` (next-token prediction). Same arguments as
+    :class:`ToyEncoder`, except that ``d_ff=0`` builds an attention-only
+    model (no feed-forward sublayers), as in Olsson et al.'s (2022) study of
+    induction heads.
+
+    >>> model = ToyDecoder(vocab_size=10, max_len=6, d_model=8, num_layers=2, num_heads=2,
+    ...                    d_ff=0, seed=0)
+    >>> out = model(torch.tensor([[3, 4, 5, 6]]))
+    >>> out.attentions[0, 0, 0, 1].tolist()  # query 1 sees keys 0 and 1, not 2 or 3
+    [..., ..., 0.0, 0.0]
+    """
+
+    _min_d_ff = 0
+
+    def forward(self, ids: Tensor) -> ToyOutput:
+        """Run ``ids`` ``[B, T]``; ``PAD_ID`` keys are never attended to."""
+        self._check_ids(ids)
+        t = ids.shape[1]
+        keep = (ids != PAD_ID)[:, None, None, :]  # [B, 1, 1, T]
+        mask = keep & causal_mask(t).to(ids.device)  # [B, 1, T, T]
+        return self._run(ids, mask)

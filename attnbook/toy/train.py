@@ -19,12 +19,10 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
-import io
 import json
 import math
 import os
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,8 +31,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from attnbook.errors import AttnbookError
+from attnbook.toy import cache as _cache
 from attnbook.toy import evaluate
+from attnbook.toy.cache import ToyCacheWarning, cache_dir
 from attnbook.toy.grammar import VOCAB, Sentence, ToyGrammarError, make_split, parse
 from attnbook.toy.model import MASK_ID, PAD_ID, ToyEncoder
 
@@ -59,10 +58,6 @@ EXAMPLES: tuple[str, ...] = (
 """Sentences whose verb attention rows are recorded at every snapshot (one per group)."""
 
 MAX_LEN = 10  # the longest toy sentence: two nouns with two adjectives each, an adverb
-
-
-class ToyCacheWarning(UserWarning):
-    """A cached toy model could not be used (damaged or unreadable) and is retrained."""
 
 
 @dataclass(frozen=True)
@@ -132,21 +127,15 @@ class ToyConfig:
     def key(self) -> str:
         """A 16-hex-digit hash of this configuration and the code that trains it."""
         blob = json.dumps(
-            {"config": dataclasses.asdict(self), "source": _source_version()}, sort_keys=True
+            {
+                "config": dataclasses.asdict(self),
+                "source": _cache.source_version(
+                    "grammar.py", "model.py", "train.py", "evaluate.py"
+                ),
+            },
+            sort_keys=True,
         )
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
-
-
-def _source_version() -> str:
-    """SHA-256 over the code a trained model and its snapshots depend on."""
-    here = Path(__file__).resolve().parent
-    files = [here / f for f in ("grammar.py", "model.py", "train.py", "evaluate.py")]
-    files += sorted((here.parent / "mechanism").glob("*.py"))
-    digest = hashlib.sha256(torch.__version__.encode())
-    for p in files:
-        digest.update(p.name.encode())
-        digest.update(p.read_bytes())
-    return digest.hexdigest()
 
 
 @dataclass
@@ -392,14 +381,6 @@ def _train(config: ToyConfig, progress) -> TrainResult:
 # ---------------------------------------------------------------------------
 # cache
 
-_MAGIC = b"attnbook-toy-v1\n"
-
-
-def cache_dir() -> Path:
-    """``$ATTNBOOK_CACHE`` if set, else ``~/.cache/attnbook``."""
-    env = os.environ.get("ATTNBOOK_CACHE")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "attnbook"
-
 
 def cache_path(config: ToyConfig, directory: str | os.PathLike | None = None) -> Path:
     """Where :func:`load_or_train` keeps the model of ``config``."""
@@ -408,43 +389,25 @@ def cache_path(config: ToyConfig, directory: str | os.PathLike | None = None) ->
 
 
 def _save(result: TrainResult, path: Path) -> None:
-    payload = {
-        "config": dataclasses.asdict(result.config),
-        "state_dict": result.model.state_dict(),
-        "losses": torch.tensor(result.losses, dtype=torch.float64),
-        "steps": torch.tensor(result.snapshots.steps),
-        "accuracy": result.snapshots.accuracy,
-        "rows": result.snapshots.rows,
-        "weights_hash": result.weights_hash,
-        "seconds": result.seconds,
-    }
-    buffer = io.BytesIO()
-    torch.save(payload, buffer)
-    body = buffer.getvalue()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Write to a temporary file and rename: a reader never sees half a file.
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(_MAGIC + hashlib.sha256(body).hexdigest().encode() + b"\n" + body)
-    os.replace(tmp, path)
+    _cache.write(
+        path,
+        {
+            "config": dataclasses.asdict(result.config),
+            "state_dict": result.model.state_dict(),
+            "losses": torch.tensor(result.losses, dtype=torch.float64),
+            "steps": torch.tensor(result.snapshots.steps),
+            "accuracy": result.snapshots.accuracy,
+            "rows": result.snapshots.rows,
+            "weights_hash": result.weights_hash,
+            "seconds": result.seconds,
+        },
+    )
 
 
-class _Damaged(AttnbookError):
-    pass
-
-
-def _load(path: Path, config: ToyConfig) -> TrainResult:
-    raw = path.read_bytes()
-    if not raw.startswith(_MAGIC):
-        raise _Damaged("it does not start with the attnbook toy header")
-    digest, _, body = raw[len(_MAGIC) :].partition(b"\n")
-    if hashlib.sha256(body).hexdigest().encode() != digest:
-        raise _Damaged("its SHA-256 does not match its contents")
-    try:
-        payload = torch.load(io.BytesIO(body), weights_only=True)
-    except Exception as exc:  # a checksummed but unreadable file: e.g. another torch
-        raise _Damaged(f"torch.load failed: {exc}") from exc
-    if payload.get("config") != dataclasses.asdict(config):
-        raise _Damaged("it was trained with another configuration")
+def _load(path: Path, config: ToyConfig) -> TrainResult | None:
+    payload = _cache.read(path, dataclasses.asdict(config))
+    if payload is None:
+        return None
     try:
         model = ToyEncoder(
             len(VOCAB), MAX_LEN, config.d_model, config.num_layers, config.num_heads, config.d_ff
@@ -464,9 +427,11 @@ def _load(path: Path, config: ToyConfig) -> TrainResult:
             from_cache=True,
         )
     except (KeyError, RuntimeError, TypeError, AttributeError) as exc:
-        raise _Damaged(f"its contents are not a toy model of this version: {exc}") from exc
+        _cache.warn_damaged(path, f"its contents are not a toy model of this version: {exc}")
+        return None
     if weights_hash(model) != result.weights_hash:
-        raise _Damaged("the loaded weights do not match the recorded weights hash")
+        _cache.warn_damaged(path, "the loaded weights do not match the recorded weights hash")
+        return None
     return result
 
 
@@ -499,15 +464,9 @@ def load_or_train(
     """
     config = ToyConfig() if config is None else config
     path = cache_path(config, cache)
-    if path.exists():
-        try:
-            return _load(path, config)
-        except _Damaged as why:
-            warnings.warn(
-                f"ignoring the damaged toy-model cache file {path} ({why}); retraining",
-                ToyCacheWarning,
-                stacklevel=2,
-            )
+    cached = _load(path, config)
+    if cached is not None:
+        return cached
     result = train(config, num_threads=num_threads)
     _save(result, path)
     return result
