@@ -33,14 +33,17 @@ def cache_dir() -> Path:
     return Path(env).expanduser() if env else Path.home() / ".cache" / "attnbook"
 
 
-def source_version() -> str:
-    """SHA-256 over the code a trained toy model depends on (the toy package, the mechanism)."""
+def source_version(*toy_modules: str) -> str:
+    """SHA-256 over the code a trained toy model depends on.
+
+    Args:
+        toy_modules: file names in the toy package (e.g. ``"model.py"``);
+            this module and every module of :mod:`attnbook.mechanism` always
+            count. A change to a figure module retrains nothing.
+    """
     here = Path(__file__).resolve().parent
-    mechanism = here.parent / "mechanism"
-    files = sorted(here.glob("*.py"))
-    files += (
-        sorted(mechanism.rglob("*.py")) if mechanism.is_dir() else [here.parent / "mechanism.py"]
-    )
+    files = [here / name for name in (*toy_modules, "cache.py")]
+    files += sorted((here.parent / "mechanism").rglob("*.py"))
     digest = hashlib.sha256(torch.__version__.encode())
     for p in files:
         digest.update(p.name.encode())
