@@ -93,6 +93,18 @@ MUTANTS = (
         ("tests/test_maps.py",),
     ),
     Mutant(
+        "words-mean-to-split-key",
+        "to_words averages the attention to a split key word instead of summing it",
+        (
+            (
+                "attnbook/maps.py",
+                "attentions = mean_from @ self.attentions @ member.T",
+                "attentions = mean_from @ self.attentions @ mean_from.T",
+            ),
+        ),
+        ("tests/test_maps.py",),
+    ),
+    Mutant(
         "recompute-ignores-padding",
         "recompute_attention drops the padding mask",
         (
@@ -135,6 +147,18 @@ MUTANTS = (
         ("tests/test_analysis_rollout.py",),
     ),
     Mutant(
+        "rollout-layer-order",
+        "rollout multiplies the layers in the wrong order (first layer on the left)",
+        (
+            (
+                "attnbook/analysis/rollout.py",
+                "out.append(layer @ out[-1])",
+                "out.append(out[-1] @ layer)",
+            ),
+        ),
+        ("tests/test_analysis_rollout.py",),
+    ),
+    Mutant(
         "payload-query-major",
         "view payload stored query-major in both the encoder and the Python decoder",
         (
@@ -171,6 +195,21 @@ MUTANTS = (
                 "attnbook/toy/evaluate.py",
                 'out = out.sort_values(["relation", "worse"], ascending=[True, False], kind="stable")',
                 "out = out",
+            ),
+        ),
+        (
+            "tests/test_toy.py::test_clark_table_and_particle_heads_on_known_heads",
+            "tests/test_toy.py::test_particle_heads_rows_are_ordered_best_first",
+        ),
+    ),
+    Mutant(
+        "particle-offset-unsorted",
+        "particle_heads picks its baseline offset without sorting (not the best offset)",
+        (
+            (
+                "attnbook/toy/evaluate.py",
+                'o = o.sort_values(["relation", "offset_worse", "_mean"], ascending=[True, False, False])',
+                "o = o",
             ),
         ),
         (
@@ -257,7 +296,8 @@ def main(argv: list[str] | None = None) -> int:
         targets = tuple(dict.fromkeys(t for m in chosen for t in m.tests))
         start = time.monotonic()
         baseline = pytest(tree, targets)
-        print(f"baseline (no mutant): {' '.join(targets)}: {time.monotonic() - start:.0f} s")
+        seconds = time.monotonic() - start
+        print(f"baseline (no mutant): {' '.join(targets)}: {seconds:.0f} s", flush=True)
         if baseline.returncode != 0:
             print(baseline.stdout[-4000:], baseline.stderr[-2000:])
             print("the unmutated tests fail: fix them before judging mutants")
@@ -278,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
                 verdict = f"ERROR (pytest exit {result.returncode})"
                 broken.append(m.name)
                 print(result.stdout[-2000:], result.stderr[-2000:])
-            print(f"{verdict:9} {m.name:28} {seconds:5.0f} s  {m.bug}")
+            print(f"{verdict:9} {m.name:28} {seconds:5.0f} s  {m.bug}", flush=True)
             for file, text in pristine.items():
                 (tree / file).write_text(text, encoding="utf-8")
     caught = len(chosen) - len(survived) - len(broken)
