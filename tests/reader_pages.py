@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
 from bs4 import BeautifulSoup
+
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 #: Tags that keep a cell's code off the page (folded or removed).
 PLUMBING_TAGS = frozenset({"hide-input", "hide-cell", "remove-input", "remove-cell"})
@@ -218,9 +221,10 @@ def notebook_result(proc: subprocess.Popen, workdir: Path, timeout: float = 1500
     failed = json.loads(result_file.read_text(encoding="utf-8"))["failed"]
     if failed is None:
         return None
+    error = ANSI.sub("", failed["error"])  # IPython colours its tracebacks
     return (
         f"code cell {failed['code_number']} (notebook cell {failed['index'] + 1}) failed:\n"
-        f"{failed['error'][-3000:]}"
+        f"{error[-3000:]}"
     )
 
 
