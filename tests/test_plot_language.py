@@ -205,3 +205,33 @@ def test_unknown_language_is_a_clear_value_error():
     assert ap.get_language() == "en"
     with pytest.raises(ValueError, match="made by attnbook.plot.translate"):
         lang.untranslated(ap.weights_heatmap(torch.eye(2)))
+
+
+def test_a_figure_that_cannot_be_copied_gets_a_clear_error():
+    from matplotlib.ticker import FuncFormatter
+
+    fig = ap.weights_heatmap(torch.eye(2))
+    fig.axes[0].xaxis.set_major_formatter(FuncFormatter(lambda x, pos: f"{x:.0f}"))
+    with pytest.raises(ap.FigureLanguageError, match="module-level function"):
+        lang.translate(fig, "ja")
+
+
+def test_a_translated_colour_bar_label_longer_than_its_bar_is_shrunk_to_fit():
+    from matplotlib.backend_bases import _get_renderer
+
+    fig = ap.weights_heatmap(torch.eye(3), ["dog", "chased", "cat"], ["dog", "chased", "cat"])
+    bar = fig.axes[1]
+    japanese = lang.translate(fig, "ja")
+    png, problems = lang.render_checked(japanese)
+    assert problems == []
+    jbar = japanese.axes[1]
+    renderer = _get_renderer(japanese)
+    label = jbar.yaxis.label.get_window_extent(renderer)
+    assert label.height <= jbar.get_window_extent(renderer).height + 1
+    assert jbar.yaxis.label.get_fontsize() < bar.yaxis.label.get_fontsize()  # it was too long
+    assert fig.axes[1].yaxis.label.get_fontsize() == bar.yaxis.label.get_fontsize()  # English kept
+    # A label that fits keeps its size: the x label under a wide heatmap.
+    wide = ap.heatmap(_maps(), 0, 0)
+    assert lang.translate(wide, "ja").axes[0].xaxis.label.get_fontsize() == (
+        wide.axes[0].xaxis.label.get_fontsize()
+    )

@@ -25,6 +25,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 from matplotlib.figure import Figure
+from matplotlib.layout_engine import PlaceHolderLayoutEngine
 from matplotlib.text import Text
 from matplotlib.ticker import Formatter
 
@@ -189,7 +190,13 @@ class _TranslatedTicks(Formatter):
 
 def _copy(fig: Figure) -> Figure:
     """An independent copy of ``fig`` that can still be laid out again."""
-    copy = pickle.loads(pickle.dumps(fig))
+    try:
+        copy = pickle.loads(pickle.dumps(fig))
+    except (pickle.PicklingError, TypeError, AttributeError) as err:
+        raise FigureLanguageError(
+            f"cannot copy this figure to translate it ({err}); a lambda or local function "
+            "in it (e.g. a FuncFormatter) cannot be copied: use a module-level function"
+        ) from err
     engine = getattr(copy, "_attnbook_layout_engine", None)
     if engine is not None:
         # The figure was saved already and its layout frozen
@@ -219,10 +226,12 @@ def translate(fig: Figure, lang: str, table: Mapping[str, str] | None = None) ->
     mapping.update(table)
     used: set[str] = set()
     produced = set(mapping.values())
+    changed = []
     for t in copy.findobj(Text):
         s = t.get_text()
         if s in mapping:
             used.add(s)
+            changed.append(t)
             t.set_text(mapping[s])
             # Text a caller added outside attnbook's style has no Japanese font.
             t.set_fontfamily(FONT_FAMILY)
@@ -234,7 +243,39 @@ def translate(fig: Figure, lang: str, table: Mapping[str, str] | None = None) ->
                 setter(_TranslatedTicks(getter(), mapping, used))
         ax.tick_params(which="both", labelfontfamily=FONT_FAMILY)
     copy._attnbook_translation = (lang, produced, used, set(table))
+    _fit_axis_labels(copy, {id(t) for t in changed})
     return copy
+
+
+#: Axis labels are shrunk to fit their axes, but not below this share of their size.
+MIN_LABEL_SCALE = 0.6
+
+
+def _fit_axis_labels(fig: Figure, changed: set[int]) -> None:
+    """Shrink translated axis labels (colour-bar labels too) that are longer than their axes.
+
+    A Japanese label is often longer than the English one; rotated beside a
+    short colour bar it would run into the title. Laid out once as it will be
+    saved, each translated label longer than its axes gets a smaller font
+    (at least :data:`MIN_LABEL_SCALE` of its size); the layout runs again when
+    the figure is saved.
+    """
+    from matplotlib.backend_bases import _get_renderer
+
+    engine = fig.get_layout_engine()
+    if engine is not None and not isinstance(engine, PlaceHolderLayoutEngine):
+        engine.execute(fig)
+    renderer = _get_renderer(fig)
+    for ax in fig.axes:
+        box = ax.get_window_extent(renderer)
+        for label, room in ((ax.xaxis.label, box.width), (ax.yaxis.label, box.height)):
+            if id(label) not in changed or not label.get_visible() or room <= 0:
+                continue
+            extent = label.get_window_extent(renderer)
+            along = extent.width if label is ax.xaxis.label else extent.height
+            if along > room:
+                scale = max(MIN_LABEL_SCALE, room / along)
+                label.set_fontsize(label.get_fontsize() * scale)
 
 
 _MATH = re.compile(r"(?<!\\)\$.*?(?<!\\)\$")
