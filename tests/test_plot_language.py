@@ -170,14 +170,11 @@ def test_category_tick_labels_are_translated_through_the_formatter():
 
     fig = Figure(layout="constrained")
     ax = fig.add_subplot()
-    ax.bar(["subject", "object"], [1, 2])
-    japanese = lang.translate(fig, "ja", {"subject": "主語", "object": "目的語"})
+    ax.bar(["verb", "noun"], [1, 2])
+    japanese = lang.translate(fig, "ja", {"verb": "動詞", "noun": "名詞"})
     assert lang.untranslated(japanese) == []
-    assert [t.get_text() for t in japanese.axes[0].get_xticklabels()] == ["主語", "目的語"]
-    assert lang.untranslated(lang.translate(fig, "ja")) == [
-        "'object': object",
-        "'subject': subject",
-    ]
+    assert [t.get_text() for t in japanese.axes[0].get_xticklabels()] == ["動詞", "名詞"]
+    assert lang.untranslated(lang.translate(fig, "ja")) == ["'noun': noun", "'verb': verb"]
 
 
 def test_a_missing_glyph_fails_the_check():
@@ -235,3 +232,13 @@ def test_a_translated_colour_bar_label_longer_than_its_bar_is_shrunk_to_fit():
     assert lang.translate(wide, "ja").axes[0].xaxis.label.get_fontsize() == (
         wide.axes[0].xaxis.label.get_fontsize()
     )
+
+
+def test_a_callers_text_equal_to_an_attnbook_label_is_translated_but_a_token_is_not():
+    fig = ap.weights_heatmap(torch.eye(2), ["key", "value"], ["key", "value"])
+    fig.axes[0].set_title("mean distance (tokens)")
+    japanese = lang.translate(fig, "ja")
+    assert lang.untranslated(japanese) == []
+    assert japanese.axes[0].get_title() == MESSAGES["stat_mean_distance"]["ja"]
+    ticks = [t.get_text() for t in japanese.axes[0].get_xticklabels()]
+    assert ticks == ["key", "value"]  # tokens stay, although "key" is also a label

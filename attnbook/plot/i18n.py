@@ -209,7 +209,8 @@ def _copy(fig: Figure) -> Figure:
 def translate(fig: Figure, lang: str, table: Mapping[str, str] | None = None) -> Figure:
     """A copy of ``fig`` whose texts are in ``lang``; ``fig`` itself is not changed.
 
-    Texts attnbook drew from :data:`MESSAGES` are rendered again in ``lang``;
+    Texts attnbook drew from :data:`MESSAGES` are rendered again in ``lang``
+    (as is any text equal to one of its fixed labels, unless it is data);
     any other text (title, annotation, legend entry, tick label) that equals a
     key of ``table`` is replaced by its value. The copy is laid out again
     when it is saved, so longer labels get room.
@@ -222,7 +223,15 @@ def translate(fig: Figure, lang: str, table: Mapping[str, str] | None = None) ->
     table = dict(table or {})
     copy = _copy(fig)
     record = _record(copy)
-    mapping = {drawn: m.render(lang) for drawn, m in record.messages.items()}
+    # A caller's own text that is word for word one of attnbook's labels
+    # (e.g. ``ax.set_ylabel("mean distance (tokens)")``) gets its translation
+    # too, unless it is data (a token that happens to be "key").
+    mapping = {
+        entry["en"]: entry[lang]
+        for entry in MESSAGES.values()
+        if "{" not in entry["en"] and entry["en"] not in record.verbatim
+    }
+    mapping.update({drawn: m.render(lang) for drawn, m in record.messages.items()})
     mapping.update(table)
     used: set[str] = set()
     produced = set(mapping.values())
