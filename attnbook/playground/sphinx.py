@@ -1,0 +1,36 @@
+"""Sphinx extension: export the playground's assets once per site (both editions share them).
+
+Add ``"attnbook.playground.sphinx"`` to ``extensions``. When the sources have
+a ``playground`` page and the builder writes HTML into ``<site>/<language>``,
+the assets go to ``<site>/playground-assets/`` (the page links them as
+``../playground-assets/``), from a cache in ``<srcdir>/_build/.playground``.
+``ATTNBOOK_PLAYGROUND=0`` skips the export (the page then says it has no model).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from sphinx.util import logging
+
+ASSETS = "playground-assets"
+
+
+def _export(app: Any) -> None:
+    if app.builder.format != "html" or os.environ.get("ATTNBOOK_PLAYGROUND") == "0":
+        return
+    src = Path(app.srcdir)
+    if not (src / "playground.md").exists():
+        return
+    from attnbook.playground.assets import build_assets
+
+    manifest = build_assets(Path(app.outdir).parent / ASSETS, src / "_build" / ".playground")
+    total = sum(f["bytes"] for f in manifest["files"].values())
+    logging.getLogger(__name__).info(f"playground assets: {total / 1e6:.1f} MB in ../{ASSETS}/")
+
+
+def setup(app: Any) -> dict[str, Any]:
+    app.connect("builder-inited", _export)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -1,0 +1,146 @@
+"""Benchmark: the playground's size, speed and fidelity in headless chromium.
+
+Serves the built site from localhost (network otherwise blocked), opens the
+English playground with an empty browser cache and measures:
+
+* the weight of the page before the model (HTML + scripts + vocabulary),
+* the model + runtime download (bytes of the files the button loads),
+* the time from pressing the button to the first map (download from
+  localhost, inflate, widen, start the runtime, first sentence), cold,
+* the time per further sentence of 32 tokens (median of 10),
+* the largest difference of any weight to ``attnbook.attend``.
+
+Goals (issue "live playground"): page <= 2 MB, model + runtime <= 50 MB,
+first map <= 3 s, a 32-token sentence <= 300 ms, difference <= 0.01. Prints one
+row per measure and exits 1 on a miss (or 2 when the site or chromium is missing).
+
+    python benchmarks/bench_playground.py [--site docs/_build/html]
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import http.server
+import json
+import os
+import statistics
+import sys
+import threading
+import time
+import warnings
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+GOALS = {
+    "page before the model (MB)": 2.0,
+    "model + runtime (MB)": 50.0,
+    "first map after pressing the button (s)": 3.0,
+    "32-token sentence (ms)": 300.0,
+    "largest difference to attend()": 0.01,
+}
+
+
+def _sentence(n_tokens: int) -> str:
+    words = "the dog chased a cat across quiet gardens while owners slept soundly upstairs".split()
+    return " ".join(words[i % len(words)] for i in range(n_tokens - 2))
+
+
+def measure(site: Path) -> dict[str, float]:
+    import playwright.sync_api as api
+    from browser import block_network, launch_chromium
+
+    import attnbook
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(site))
+    )
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}/"
+    sizes: dict[str, int] = {}
+    out: dict[str, float] = {}
+    try:
+        with launch_chromium(api) as browser:
+            context = browser.new_context()
+            blocked: list[str] = []
+            block_network(context, (base, "data:", "blob:"), blocked)
+            page = context.new_page()
+            page.on(
+                "requestfinished",
+                lambda r: sizes.__setitem__(r.url.split("?")[0], r.sizes()["responseBodySize"]),
+            )
+            page.goto(base + "en/playground.html")
+            page.wait_for_function(
+                "document.querySelector('#attnbook-playground').dataset.state === 'idle'"
+            )
+            page.wait_for_load_state("networkidle")
+            out["page before the model (MB)"] = sum(sizes.values()) / 1e6
+            before = dict(sizes)
+            t0 = time.perf_counter()
+            page.click("button[data-role=load]")
+            page.wait_for_function(
+                "document.querySelector('#attnbook-playground').dataset.rendered",
+                timeout=300_000,
+            )
+            out["first map after pressing the button (s)"] = time.perf_counter() - t0
+            out["model + runtime (MB)"] = sum(v for k, v in sizes.items() if k not in before) / 1e6
+            text = _sentence(32)
+            times = page.evaluate(
+                """async (t) => { const ms = [];
+                for (let i = 0; i < 10; i++) ms.push((await attnbook.attend(t + ' ' + i)).ms);
+                return ms; }""",
+                text,
+            )
+            out["32-token sentence (ms)"] = statistics.median(times)
+            worst = 0.0
+            for t in (text, "The dog chased the cat.", "Café naïve résumé: 3.14 apples!"):
+                got = page.evaluate("t => attnbook.attend(t)", t)
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    want = attnbook.attend(t).attentions
+                import numpy as np
+
+                worst = max(
+                    worst, float(np.abs(np.asarray(got["attentions"]) - want.numpy()).max())
+                )
+            out["largest difference to attend()"] = worst
+            if blocked:
+                raise SystemExit(f"requests left the machine: {blocked}")
+    finally:
+        server.shutdown()
+        server.server_close()
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--site", default=os.environ.get("ATTNBOOK_SITE", ROOT / "docs" / "_build" / "html")
+    )
+    args = parser.parse_args(argv)
+    site = Path(args.site)
+    if not (site / "playground-assets" / "manifest.json").exists():
+        print(f"no playground in {site}: run `nox -s docs` first")
+        return 2
+    manifest = json.loads((site / "playground-assets" / "manifest.json").read_text())
+    print(
+        f"model {manifest['model']}, {manifest['runtime']['name']} {manifest['runtime']['version']}"
+    )
+    out = measure(site)
+    missed = 0
+    for name, goal in GOALS.items():
+        ok = out[name] <= goal
+        missed += not ok
+        print(f"{name:<42} {out[name]:>10.4g}   goal <= {goal:g}   {'ok' if ok else 'MISSED'}")
+    print(f"load average while measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
