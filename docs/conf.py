@@ -44,6 +44,7 @@ extensions = [
     "sphinx.ext.mathjax",
     "sphinx_copybutton",
     "attnbook_sphinx",
+    "attnbook.playground.sphinx",
 ]
 
 root_doc = "index"

@@ -124,7 +124,8 @@
         tokens: lv.tokens.map(String),
         special: lv.special || lv.tokens.map(function () { return false; }),
         n: n,
-        k: null,
+        // Long inputs are drawn with each query's top 8 keys, like the Python views.
+        k: n > (spec.denseLimit || 128) ? Math.min(8, n) : null,
         weights: (function (arr, n) {
           return function (layer, head) {
             var size = n * n, off = (layer * H + head) * size;
@@ -239,12 +240,16 @@
     function entries(layer, head) {
       var key = state.level + ":" + layer + ":" + head;
       if (entryCache[key]) return entryCache[key];
-      var lv = level(), n = lv.n, w = lv.weights(layer, head), out = [];
+      var lv = level(), n = lv.n, w = lv.weights(layer, head), out = [], k = lv.k;
       for (var i = 0; i < n; i++) {
+        var row = [];
         for (var j = 0; j < n; j++) {
           var x = w[i * n + j];
-          if (x > 0 && x >= threshold) out.push([i, j, x]);
+          if (x > 0 && x >= threshold) row.push([i, j, x]);
         }
+        // Long inputs: only each query's k largest weights (as the payload's top-k layout).
+        if (k && row.length > k) row = row.sort(function (a, b) { return b[2] - a[2]; }).slice(0, k);
+        for (var r = 0; r < row.length; r++) out.push(row[r]);
       }
       entryCache[key] = out;
       return out;
