@@ -216,11 +216,13 @@ def test_clicking_the_language_switcher_lands_on_the_translation(tab, page):
     p.click(f".attnbook-lang-switch a[href$='{target.split('/', 1)[1]}'][href*='{target[:2]}/']")
     p.wait_for_url(t.base + target)
     assert p.get_attribute("html", "lang") == target[:2]
-    # The same chapter: figures come from the shared execution, so the same image files.
+    # The same chapter: as many figures, but each edition has its own (Japanese
+    # labels in the Japanese edition), so no image file is shared between them.
     figures = "els => els.map(e => e.getAttribute('src').split('/').pop())"
     here = p.eval_on_selector_all("main img", figures)
     there = tab().open(page).eval_on_selector_all("main img", figures)
-    assert here == there
+    assert len(here) == len(there) > 0
+    assert not set(here) & set(there)
     assert t.problems() == {}
 
 
