@@ -153,9 +153,16 @@ def _quiet_load(path: str, *, local_files_only: bool) -> tuple[Any, Any]:
 def is_causal_model(model: Any) -> bool:
     """Whether ``model``'s self-attention is causal (GPT-2, GPT-NeoX, Llama, ...).
 
-    GPT-style configs do not set ``is_decoder``; their attention modules say
-    ``is_causal``.
+    The model's adapter (:mod:`attnbook.adapters`) says so when there is one;
+    otherwise the config's ``is_decoder`` or the attention modules'
+    ``is_causal`` (GPT-style configs do not set ``is_decoder``).
     """
+    from attnbook.adapters import find_adapter
+
+    adapter = find_adapter(model)
+    sublayers = adapter.sublayers(model) if adapter is not None else []
+    if sublayers:
+        return any(s.kind == "causal" for s in sublayers)
     config = getattr(model, "config", None)
     return bool(getattr(config, "is_decoder", False)) or any(
         getattr(m, "is_causal", False) is True for m in model.modules()
