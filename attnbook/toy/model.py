@@ -10,6 +10,8 @@ reproducible bit for bit.
 * :class:`ToyEncoder` -- bidirectional blocks, masked-word prediction.
 * :class:`ToyDecoder` -- the same blocks with a causal mask, next-token
   prediction (GPT-style); ``d_ff=0`` gives an attention-only model.
+* :class:`ToyEncoderDecoder` -- encoder blocks over a source sentence and
+  decoder blocks with a cross-attention sublayer (translation).
 
 Layers and heads are **0-indexed** everywhere: ``attentions[:, 0, 2]`` is
 layer 0, head 2.
@@ -34,7 +36,15 @@ from torch import Tensor, nn
 from attnbook.mechanism import MultiHeadAttention, causal_mask
 from attnbook.toy.grammar import ToyGrammarError
 
-__all__ = ["ToyDecoder", "ToyEncoder", "ToyOutput", "PAD_ID", "MASK_ID"]
+__all__ = [
+    "MASK_ID",
+    "PAD_ID",
+    "Seq2SeqOutput",
+    "ToyDecoder",
+    "ToyEncoder",
+    "ToyEncoderDecoder",
+    "ToyOutput",
+]
 
 PAD_ID = 0  # index of "[PAD]" in attnbook.toy.grammar.VOCAB
 MASK_ID = 1  # index of "[MASK]"
@@ -166,6 +176,145 @@ class ToyEncoder(_ToyTransformer):
         self._check_ids(ids)
         keep = (ids != PAD_ID)[:, None, None, :]  # [B, 1, 1, T]: True = may be attended to
         return self._run(ids, keep)
+
+
+@dataclass(frozen=True)
+class Seq2SeqOutput:
+    """What :class:`ToyEncoderDecoder` returns.
+
+    Attributes:
+        logits: ``[B, T, V]`` scores of the next target word at every decoder position.
+        encoder_attentions: ``[B, L, H, S, S]`` the encoder's self-attention.
+        decoder_attentions: ``[B, L, H, T, T]`` the decoder's causal self-attention.
+        cross_attentions: ``[B, L, H, T, S]`` decoder queries (rows) reading the
+            encoder's keys and values (columns): not square when ``T != S``.
+    """
+
+    logits: Tensor
+    encoder_attentions: Tensor
+    decoder_attentions: Tensor
+    cross_attentions: Tensor
+
+
+class _CrossBlock(_Block):
+    """A decoder block: causal self-attention, then cross-attention to the encoder, then FF."""
+
+    def __init__(self, d_model: int, num_heads: int, d_ff: int) -> None:
+        super().__init__(d_model, num_heads, d_ff)
+        self.ln_cross = nn.LayerNorm(d_model)
+        self.cross = MultiHeadAttention(d_model, num_heads)
+
+    def forward(  # type: ignore[override]
+        self, x: Tensor, mask: Tensor, memory: Tensor, memory_mask: Tensor
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """``x`` ``[B, T, E]``, ``memory`` ``[B, S, E]`` -> ``x``, self ``[B, H, T, T]``, cross ``[B, H, T, S]``."""
+        attended, self_w = self.attn(self.ln_attn(x), mask=mask)
+        x = x + attended
+        # Queries from the target side, keys and values from the source side.
+        read, cross_w = self.cross(self.ln_cross(x), memory, memory, mask=memory_mask)
+        x = x + read
+        if self.ff is not None:
+            x = x + self.ff(self.ln_ff(x))
+        return x, self_w, cross_w
+
+
+class ToyEncoderDecoder(nn.Module):
+    """A small encoder--decoder (translation) model on the same blocks as :class:`ToyEncoder`.
+
+    The encoder is a stack of the encoder's bidirectional blocks over the
+    source; each decoder block adds a **cross-attention** sublayer
+    (``x + cross(LN(x), memory, memory)``) between its causal self-attention
+    and its feed-forward sublayer, so its queries come from the target and
+    its keys and values from the encoder's output. Source and target have
+    their own embeddings over one vocabulary of ``vocab_size`` words.
+
+    Args:
+        vocab_size, max_len, d_model, num_heads, d_ff, seed: as in :class:`ToyEncoder`
+            (``max_len`` bounds both sides).
+        num_layers: blocks in the encoder and in the decoder (``L`` each).
+
+    >>> model = ToyEncoderDecoder(vocab_size=10, max_len=6, d_model=8, num_layers=1,
+    ...                           num_heads=2, d_ff=16, seed=0)
+    >>> out = model(torch.tensor([[3, 4, 5, 0]]), torch.tensor([[2, 6, 7]]))
+    >>> tuple(out.cross_attentions.shape)  # [B, L, H, T_target, S_source]
+    (1, 1, 2, 3, 4)
+    >>> out.cross_attentions[0, 0, 0, :, 3].tolist()  # no target word reads source padding
+    [0.0, 0.0, 0.0]
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        max_len: int,
+        d_model: int = 64,
+        num_layers: int = 2,
+        num_heads: int = 4,
+        d_ff: int = 128,
+        *,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        # The source side is the encoder's own embeddings and blocks (and argument checks).
+        self.encoder = _ToyTransformer(
+            vocab_size, max_len, d_model, num_layers, num_heads, d_ff, seed=seed
+        )
+        del self.encoder.out  # the encoder's output is the memory, not word scores
+        with torch.random.fork_rng(devices=[]):
+            # A second stream, so the target embeddings do not start equal to the source's.
+            torch.manual_seed(seed + 1_000_003)
+            self.tok = nn.Embedding(vocab_size, d_model)
+            self.pos = nn.Embedding(max_len, d_model)
+            self.blocks = nn.ModuleList(
+                _CrossBlock(d_model, num_heads, d_ff) for _ in range(num_layers)
+            )
+            self.ln_out = nn.LayerNorm(d_model)
+            self.out = nn.Linear(d_model, vocab_size)
+            nn.init.normal_(self.tok.weight, std=0.02)
+            nn.init.normal_(self.pos.weight, std=0.02)
+        self.max_len = max_len
+
+    @property
+    def num_layers(self) -> int:
+        return len(self.blocks)
+
+    @property
+    def num_heads(self) -> int:
+        return self.blocks[0].attn.num_heads
+
+    def encode(self, source: Tensor) -> tuple[Tensor, Tensor]:
+        """``source`` ``[B, S]`` -> memory ``[B, S, E]`` and encoder attentions ``[B, L, H, S, S]``."""
+        enc = self.encoder
+        enc._check_ids(source)
+        keep = (source != PAD_ID)[:, None, None, :]
+        x = enc.tok(source) + enc.pos(torch.arange(source.shape[1], device=source.device))[None]
+        maps = []
+        for block in enc.blocks:
+            x, w = block(x, keep)
+            maps.append(w)
+        return enc.ln_out(x), torch.stack(maps, dim=1)
+
+    def decode(
+        self, target: Tensor, memory: Tensor, source: Tensor
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """Decoder inputs ``target`` ``[B, T]`` over ``memory`` -> logits, self and cross maps."""
+        self.encoder._check_ids(target)
+        t = target.shape[1]
+        mask = (target != PAD_ID)[:, None, None, :] & causal_mask(t).to(target.device)
+        memory_mask = (source != PAD_ID)[:, None, None, :]  # [B, 1, 1, S]
+        x = self.tok(target) + self.pos(torch.arange(t, device=target.device))[None]
+        selfs, crosses = [], []
+        for block in self.blocks:
+            x, sw, cw = block(x, mask, memory, memory_mask)
+            selfs.append(sw)
+            crosses.append(cw)
+        logits = self.out(self.ln_out(x))
+        return logits, torch.stack(selfs, dim=1), torch.stack(crosses, dim=1)
+
+    def forward(self, source: Tensor, target: Tensor) -> Seq2SeqOutput:
+        """Teacher forcing: ``logits[:, i]`` scores target word ``i + 1`` given ``target[:, :i+1]``."""
+        memory, enc_w = self.encode(source)
+        logits, dec_w, cross_w = self.decode(target, memory, source)
+        return Seq2SeqOutput(logits, enc_w, dec_w, cross_w)
 
 
 class ToyDecoder(_ToyTransformer):
