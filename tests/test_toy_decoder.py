@@ -145,3 +145,23 @@ def test_bad_configs_are_refused():
         InductionConfig(d_model=30, num_heads=4)
     with pytest.raises(ToyGrammarError, match="InductionConfig"):
         train_induction("fast")
+
+
+def test_shortformer_positions_reach_attention_but_not_values():
+    ids = torch.full((1, 6), 5)  # one token repeated: only position tells the tokens apart
+    plain = _decoder(d_ff=0, num_layers=1)
+    short = _decoder(d_ff=0, num_layers=1, positions="qk")
+    # Same parameters, so switching where positions enter keeps the weights.
+    assert all(
+        torch.equal(a, b) for a, b in zip(plain.parameters(), short.parameters(), strict=True)
+    )
+    with torch.no_grad():
+        p, s = plain(ids), short(ids)
+    # Attention still depends on position in both (rows differ from uniform) ...
+    uniform = torch.tril(torch.ones(6, 6)) / torch.arange(1, 7)[:, None]
+    assert not torch.allclose(s.attentions[0, 0, 0], uniform, atol=1e-4)
+    # ... but with "qk" every value is the same token's, so every position predicts alike.
+    assert torch.allclose(s.logits[0], s.logits[0, :1].expand(6, -1), atol=1e-5)
+    assert not torch.allclose(p.logits[0], p.logits[0, :1].expand(6, -1), atol=1e-3)
+    with pytest.raises(ToyGrammarError, match="positions"):
+        _decoder(positions="rotary")

@@ -13,6 +13,12 @@ reproducible bit for bit.
 * :class:`ToyEncoderDecoder` -- encoder blocks over a source sentence and
   decoder blocks with a cross-attention sublayer (translation).
 
+``positions="qk"`` (Shortformer, Press et al. 2021) adds the position
+embeddings to the queries' and keys' inputs of every attention layer instead
+of to the token embeddings: attention can still depend on position, but the
+values, and so the residual stream, carry only token content. The default
+``positions="input"`` is the GPT/BERT way (added once, to the input).
+
 Layers and heads are **0-indexed** everywhere: ``attentions[:, 0, 2]`` is
 layer 0, head 2.
 
@@ -39,6 +45,7 @@ from attnbook.toy.grammar import ToyGrammarError
 __all__ = [
     "MASK_ID",
     "PAD_ID",
+    "POSITIONS",
     "Seq2SeqOutput",
     "ToyDecoder",
     "ToyEncoder",
@@ -48,6 +55,7 @@ __all__ = [
 
 PAD_ID = 0  # index of "[PAD]" in attnbook.toy.grammar.VOCAB
 MASK_ID = 1  # index of "[MASK]"
+POSITIONS = ("input", "qk")  # where the position embeddings enter (see the module docstring)
 
 
 @dataclass(frozen=True)
@@ -76,9 +84,19 @@ class _Block(nn.Module):
             self.ln_ff = nn.LayerNorm(d_model)
             self.ff = nn.Sequential(nn.Linear(d_model, d_ff), nn.GELU(), nn.Linear(d_ff, d_model))
 
-    def forward(self, x: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
-        """``x`` ``[B, T, E]``, ``mask`` ``[B, 1, T or 1, T]`` -> ``([B, T, E], [B, H, T, T])``."""
-        attended, weights = self.attn(self.ln_attn(x), mask=mask)
+    def forward(
+        self, x: Tensor, mask: Tensor, qk_pos: Tensor | None = None
+    ) -> tuple[Tensor, Tensor]:
+        """``x`` ``[B, T, E]``, ``mask`` ``[B, 1, T or 1, T]`` -> ``([B, T, E], [B, H, T, T])``.
+
+        ``qk_pos`` ``[1, T, E]``: position embeddings added to the queries' and
+        keys' inputs only (Shortformer); ``None`` = plain self-attention.
+        """
+        h = self.ln_attn(x)
+        if qk_pos is None:
+            attended, weights = self.attn(h, mask=mask)
+        else:
+            attended, weights = self.attn(h + qk_pos, h + qk_pos, h, mask=mask)
         x = x + attended
         if self.ff is not None:
             x = x + self.ff(self.ln_ff(x))
@@ -100,8 +118,15 @@ class _ToyTransformer(nn.Module):
         d_ff: int = 128,
         *,
         seed: int = 0,
+        positions: str = "input",
     ) -> None:
         super().__init__()
+        if positions not in POSITIONS:
+            raise ToyGrammarError(
+                f"positions must be one of {POSITIONS} ('input': added to the token "
+                f"embeddings; 'qk': added to queries and keys only), got {positions!r}"
+            )
+        self.positions = positions
         for name, value, least in (
             ("vocab_size", vocab_size, 1),
             ("max_len", max_len, 1),
@@ -148,10 +173,14 @@ class _ToyTransformer(nn.Module):
 
     def _run(self, ids: Tensor, mask: Tensor) -> ToyOutput:
         t = ids.shape[1]
-        x = self.tok(ids) + self.pos(torch.arange(t, device=ids.device))[None]
+        pos = self.pos(torch.arange(t, device=ids.device))[None]  # [1, T, E]
+        if self.positions == "input":
+            x, qk_pos = self.tok(ids) + pos, None
+        else:
+            x, qk_pos = self.tok(ids), pos
         maps = []
         for block in self.blocks:
-            x, w = block(x, mask)
+            x, w = block(x, mask, qk_pos)
             maps.append(w)
         logits = self.out(self.ln_out(x))
         return ToyOutput(logits=logits, attentions=torch.stack(maps, dim=1))
@@ -169,6 +198,9 @@ class ToyEncoder(_ToyTransformer):
         d_ff: hidden width of the feed-forward sublayer.
         seed: initial weights come from ``torch.manual_seed(seed)`` inside a
             forked RNG, so the global random state is left untouched.
+        positions: ``"input"`` (default) adds the position embeddings to the
+            token embeddings; ``"qk"`` adds them to every layer's queries and
+            keys only (Shortformer). Both have the same parameters.
     """
 
     def forward(self, ids: Tensor) -> ToyOutput:
