@@ -23,11 +23,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from attnbook.errors import AttnbookError
+
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2  # also what argparse uses for a malformed command line
 EXIT_NO_MODEL = 3
-
-FIGURE_FORMATS = ("png", "svg", "pdf")
 
 EXIT_CODES_HELP = f"""\
 exit codes:
@@ -84,7 +84,7 @@ from a file, a static site or an e-mail attachment.
 """
 
 
-class CommandLineError(Exception):
+class CommandLineError(AttnbookError, ValueError):
     """Bad input found by the command line itself (before attnbook runs)."""
 
 
@@ -238,6 +238,13 @@ def _model_name(maps: Any) -> str:
     return str(maps.model_id).rstrip("/").split("/")[-1]
 
 
+def _figure_formats() -> tuple[str, ...]:
+    from attnbook.plot.style import SAVE_FORMATS
+
+    # PNG first in the messages: what most people want from a command line.
+    return tuple(sorted(SAVE_FORMATS, key=lambda fmt: fmt != "png"))
+
+
 def _check_digits(digits: int) -> None:
     if not 0 <= digits <= 12:
         raise CommandLineError(f"--digits must be between 0 and 12, got {digits}.")
@@ -271,7 +278,7 @@ def _table(frame: Any, digits: int) -> str:
 
 def _run_show(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     _check_digits(args.digits)
-    path = _output_path(args.out, FIGURE_FORMATS) if args.out else None
+    path = _output_path(args.out, _figure_formats()) if args.out else None
     maps = _attend(args, stdin)
     if args.words:
         maps = maps.to_words()
@@ -329,13 +336,9 @@ def _run_heads(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
 
 
 def _run_view(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
+    from attnbook import view
+
     path = _output_path(args.out, ("html", "htm"))
-    try:
-        from attnbook import view
-    except ImportError as exc:  # the view package ships with attnbook; this is a broken install
-        raise CommandLineError(
-            f"attnbook.view cannot be imported ({exc}); reinstall attnbook."
-        ) from None
     if args.top_k is not None and args.top_k < 1:
         raise CommandLineError(f"--top-k must be at least 1, got {args.top_k}.")
     maps = _attend(args, stdin)
@@ -343,16 +346,9 @@ def _run_view(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     layer, head = args.layer % maps.num_layers, args.head % maps.num_heads
     make = view.head_view if args.kind == "head" else view.model_view
     page = make(maps, layer=layer, head=head, top_k=args.top_k)
-    _write(lambda: _save_view(page, path), path)
+    _write(lambda: page.save(path), path)
     print(f"wrote {path} ({args.kind} view of {_model_name(maps)}; open it in a browser)", file=out)
     return EXIT_OK
-
-
-def _save_view(page: Any, path: Path) -> None:
-    if hasattr(page, "save"):
-        page.save(path)
-    else:
-        path.write_text(page.html, encoding="utf-8")
 
 
 def _write(action: Any, path: Path) -> None:
@@ -406,13 +402,11 @@ def main(
         parser.print_help(err)
         return EXIT_BAD_INPUT
 
-    from attnbook.errors import AttnbookError
-
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             code = args.run(args, out, stdin or sys.stdin)
-    except (AttnbookError, CommandLineError) as error:
+    except AttnbookError as error:  # CommandLineError included
         print(f"attnbook {args.command}: error: {error}{_hint(error)}", file=err)
         return _exit_code(error)
     except BrokenPipeError:  # e.g. `attnbook show ... | head`

@@ -285,6 +285,21 @@ def test_bad_input_exits_2_with_a_message(capsys, argv, needle):
     assert "Traceback" not in err
 
 
+def test_command_line_errors_are_attnbook_value_errors():
+    from attnbook import AttnbookError
+    from attnbook.cli import CommandLineError, _check_digits, _figure_formats, _output_path
+
+    assert issubclass(CommandLineError, AttnbookError) and issubclass(CommandLineError, ValueError)
+    with pytest.raises(ValueError, match="--digits must be between 0 and 12"):
+        _check_digits(13)
+    # `show --out` accepts exactly the formats plot.save writes.
+    assert set(_figure_formats()) == set(plot.style.SAVE_FORMATS)
+    for fmt in plot.style.SAVE_FORMATS:
+        assert _output_path(f"fig.{fmt.upper()}", _figure_formats()).suffix == f".{fmt.upper()}"
+    with pytest.raises(AttnbookError, match=r"\.png, \.svg, \.pdf\."):
+        _output_path("fig.jpg", _figure_formats())
+
+
 @pytest.mark.parametrize(
     "argv",
     [["show"], ["heads", TEXT, "--query", "dog"], ["show", TEXT, "--layer", "two"], ["frobnicate"]],

@@ -1,8 +1,7 @@
 """Shared look and reproducible output for every attnbook figure.
 
 * Colour: ``viridis`` (perceptually uniform, readable in grey and by most
-  colour-blind readers) for attention weights; ``magma`` where a second
-  sequential map is needed.
+  colour-blind readers) for attention weights.
 * Fonts: DejaVu Sans for Latin text with IPAexGothic (bundled by
   ``matplotlib-fontja``) as the fallback, so Japanese tokens such as 「猫」 render
   instead of as empty boxes.
@@ -34,7 +33,6 @@ from attnbook.errors import AttnbookError
 
 __all__ = [
     "CMAP",
-    "CMAP_SECONDARY",
     "FONT_FAMILY",
     "RC",
     "SAVE_FORMATS",
@@ -45,7 +43,6 @@ __all__ = [
 ]
 
 CMAP = "viridis"
-CMAP_SECONDARY = "magma"
 # matplotlib >= 3.6 falls back glyph by glyph along this list.
 FONT_FAMILY = ["DejaVu Sans", "IPAexGothic"]
 
