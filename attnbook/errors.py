@@ -59,6 +59,10 @@ class EncoderDecoderModelError(UnsupportedModelError):
     """An encoder-decoder (BART, T5, Marian) was given where one text's self-attention is read."""
 
 
+class NotEncoderDecoderModelError(UnsupportedModelError):
+    """An encoder-only (BERT) or decoder-only (GPT-2) model was given to :func:`attnbook.attend_seq2seq`."""
+
+
 class NoAttentionError(AttnbookError, RuntimeError):
     """The model returned no attention weights (e.g. it only implements fused attention)."""
 

@@ -31,6 +31,7 @@ from attnbook.errors import (
     EncoderDecoderModelError,
     MissingDependencyError,
     ModelNotAvailableError,
+    NotEncoderDecoderModelError,
     UnsupportedModelError,
 )
 
@@ -169,18 +170,28 @@ def is_causal_model(model: Any) -> bool:
     )
 
 
-def _check_supported(model: Any, name: str) -> None:
+def _check_supported(model: Any, name: str, encoder_decoder: bool = False) -> None:
     config = getattr(model, "config", None)
     if config is None or not callable(getattr(model, "modules", None)):
         raise UnsupportedModelError(
             f"{name!r} did not load as a transformers model (got {type(model).__name__})."
         )
-    if getattr(config, "is_encoder_decoder", False):
+    is_encoder_decoder = bool(getattr(config, "is_encoder_decoder", False))
+    if encoder_decoder:
+        if not is_encoder_decoder:
+            kind = "a decoder" if is_causal_model(model) else "an encoder"
+            raise NotEncoderDecoderModelError(
+                f"{name!r} ({getattr(config, 'model_type', '?')}) is {kind}: it reads one text, "
+                "so it has no cross-attention. attend_seq2seq() needs an encoder-decoder "
+                "(BART, T5, Marian, mBART, ...); for one text's attention use attend()."
+            )
+        return
+    if is_encoder_decoder:
         raise EncoderDecoderModelError(
             f"{name!r} ({getattr(config, 'model_type', '?')}) is an encoder-decoder: it reads "
-            "two texts (a source and a target) and has three kinds of attention. attend() reads "
-            "one text through an encoder (BERT, RoBERTa, ...) or a decoder (GPT-2, Llama, ...); "
-            "choose such a checkpoint."
+            "two texts (a source and a target) and has three kinds of attention: use "
+            "attend_seq2seq(source, target, model=...). attend() reads one text through an "
+            "encoder (BERT, RoBERTa, ...) or a decoder (GPT-2, Llama, ...)."
         )
 
 
@@ -195,7 +206,10 @@ def _prepare_model(model: Any) -> Any:
 
 
 def load_model(
-    name: str | os.PathLike | tuple | None = None, *, allow_download: bool = False
+    name: str | os.PathLike | tuple | None = None,
+    *,
+    allow_download: bool = False,
+    encoder_decoder: bool = False,
 ) -> tuple[Any, Any]:
     """Load ``(tokenizer, model)`` for attention analysis, offline unless told otherwise.
 
@@ -206,6 +220,8 @@ def load_model(
             attention and eval mode), or ``None`` for ``$ATTNBOOK_MODEL`` or
             the embedded :data:`DEFAULT_MODEL`.
         allow_download: let transformers fetch a hub id that is not cached.
+        encoder_decoder: ask for an encoder-decoder (BART, T5, Marian, mBART),
+            as :func:`attnbook.attend_seq2seq` does, instead of an encoder or decoder.
 
     Returns:
         ``(tokenizer, model)``: the tokenizer and a ``transformers`` encoder
@@ -216,7 +232,10 @@ def load_model(
     Raises:
         ModelNotAvailableError: a missing directory, or a hub id not in the
             local cache (the message says how to get it).
-        EncoderDecoderModelError: an encoder-decoder (BART, T5, Marian).
+        EncoderDecoderModelError: an encoder-decoder (BART, T5, Marian), unless
+            ``encoder_decoder=True``.
+        NotEncoderDecoderModelError: with ``encoder_decoder=True``, a model
+            that is not an encoder-decoder.
         UnsupportedModelError: not a transformers model, or not a
             ``(tokenizer, model)`` pair.
 
@@ -235,13 +254,14 @@ def load_model(
             )
         tokenizer, model = name
         if any(model is cached for _, cached in _CACHE.values()):
-            return tokenizer, model  # loaded (and checked) by load_model already
+            _check_supported(model, type(model).__name__, encoder_decoder)
+            return tokenizer, model  # loaded by load_model already
         if not callable(getattr(tokenizer, "tokenize", None)):
             raise UnsupportedModelError(
                 f"the first item of the pair must be a tokenizer, got {type(tokenizer).__name__}; "
                 "pass (tokenizer, model) in that order."
             )
-        _check_supported(model, type(model).__name__)
+        _check_supported(model, type(model).__name__, encoder_decoder)
         return tokenizer, _prepare_model(model)
 
     if name is not None and not isinstance(name, (str, os.PathLike)):
@@ -259,6 +279,7 @@ def load_model(
         # One cache entry per directory, however it is spelled.
         resolved = str(Path(resolved).expanduser().resolve())
     if resolved in _CACHE:
+        _check_supported(_CACHE[resolved][1], resolved, encoder_decoder)
         return _CACHE[resolved]
 
     if resolved == DEFAULT_MODEL:
@@ -285,8 +306,9 @@ def load_model(
         raise UnsupportedModelError(
             f"could not load {resolved!r} as a transformers model with eager attention: {exc}"
         ) from exc
-    _check_supported(model, resolved)
+    # Cached before the kind is checked: attend() and attend_seq2seq() share one copy.
     _CACHE[resolved] = (tokenizer, _prepare_model(model))
+    _check_supported(model, resolved, encoder_decoder)
     return _CACHE[resolved]
 
 

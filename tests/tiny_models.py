@@ -179,6 +179,129 @@ def build_encoder_decoder(directory: Path, *, seed: int = 0) -> Path:
     return directory
 
 
+SEQ2SEQ = ("bart", "marian", "t5", "mbart")
+
+# A little parallel text for the translation tokenizers (and for tests to translate).
+TARGET_CORPUS = [
+    "Der Hund jagte die Katze.",
+    "Die Katze bellt, sie ist laut!",
+    "Aufmerksamkeit ist unglaublich einfach.",
+    "Ein Hund ist ein Hund.",
+] * 4
+
+SEQ2SEQ_SIZE = dict(
+    d_model=16,
+    encoder_layers=2,
+    decoder_layers=1,
+    encoder_attention_heads=2,
+    decoder_attention_heads=4,
+    encoder_ffn_dim=32,
+    decoder_ffn_dim=32,
+    max_position_embeddings=64,
+)
+
+
+def _unigram_vocab(special: list[str]) -> list[tuple[str, float]]:
+    """A SentencePiece-style (Unigram, "▁" word starts) vocabulary learnt from both corpora."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+
+    tok = Tokenizer(models.Unigram())
+    tok.pre_tokenizer = pre_tokenizers.Metaspace()
+    trainer = trainers.UnigramTrainer(
+        vocab_size=160, special_tokens=special, unk_token="<unk>", show_progress=False
+    )
+    tok.train_from_iterator(CORPUS + TARGET_CORPUS, trainer)
+    import json
+
+    vocab = json.loads(tok.to_str())["model"]["vocab"]
+    return [(piece, float(score)) for piece, score in vocab]
+
+
+def _marian_tokenizer():
+    """Marian's text format (``X </s>``, ``<pad>`` starts the decoder) on a Unigram model.
+
+    transformers' own ``MarianTokenizer`` needs the ``sentencepiece`` package, which
+    attnbook does not depend on; the Marian *model* and its shifting are what is tested.
+    """
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = _unigram_vocab(["</s>", "<unk>", "<pad>"])
+    tok = Tokenizer(models.Unigram(vocab, unk_id=1))
+    tok.pre_tokenizer = pre_tokenizers.Metaspace()
+    tok.decoder = decoders.Metaspace()
+    tok.post_processor = processors.TemplateProcessing(
+        single="$A </s>", pair="$A $B </s>", special_tokens=[("</s>", 0)]
+    )
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok, eos_token="</s>", unk_token="<unk>", pad_token="<pad>"
+    )
+
+
+def build_seq2seq(family: str, directory: Path, *, seed: int = 0) -> Path:
+    """Save a tiny random encoder-decoder of ``family`` (see :data:`SEQ2SEQ`) and its tokenizer.
+
+    2 encoder layers x 2 heads, 1 decoder layer x 4 heads, so a test can tell the
+    encoder's sizes from the decoder's. Each tokenizer marks its text the way the
+    family does: BART ``<s> X </s>`` (the decoder starts with ``</s>``), Marian and
+    T5 ``X </s>`` (the decoder starts with ``<pad>``), mBART ``X </s> en_XX`` (its
+    decoder starts with the target language code, wrapped round from the end).
+    """
+    import transformers as tf
+
+    if family == "bart":
+        return build_encoder_decoder(directory, seed=seed)
+    tf.utils.logging.disable_progress_bar()
+    torch.manual_seed(seed)
+    directory = Path(directory) / f"tiny-{family}"
+    if family == "marian":
+        tokenizer = _marian_tokenizer()
+        pad = tokenizer.pad_token_id
+        config = tf.MarianConfig(
+            vocab_size=len(tokenizer),
+            pad_token_id=pad,
+            eos_token_id=tokenizer.eos_token_id,
+            decoder_start_token_id=pad,
+            **SEQ2SEQ_SIZE,
+        )
+        model = tf.MarianModel(config)
+    elif family == "t5":
+        vocab = _unigram_vocab(["<pad>", "</s>", "<unk>"])
+        tokenizer = tf.T5Tokenizer(vocab=vocab, extra_ids=0)
+        config = tf.T5Config(
+            vocab_size=len(tokenizer),
+            d_model=16,
+            d_kv=4,
+            d_ff=32,
+            num_layers=2,
+            num_decoder_layers=1,
+            num_heads=4,
+            relative_attention_num_buckets=8,
+            pad_token_id=tokenizer.pad_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+            decoder_start_token_id=tokenizer.pad_token_id,
+        )
+        model = tf.T5Model(config)
+    elif family == "mbart":
+        vocab = _unigram_vocab(["<s>", "<pad>", "</s>", "<unk>"])
+        tokenizer = tf.MBartTokenizer(vocab=vocab, src_lang="en_XX", tgt_lang="de_DE")
+        config = tf.MBartConfig(
+            vocab_size=len(tokenizer),
+            pad_token_id=tokenizer.pad_token_id,
+            bos_token_id=tokenizer.bos_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+            decoder_start_token_id=tokenizer.eos_token_id,
+            **SEQ2SEQ_SIZE,
+        )
+        model = tf.MBartModel(config)
+    else:
+        raise ValueError(f"unknown encoder-decoder family {family!r}; choose from {SEQ2SEQ}")
+    tokenizer.model_max_length = 64
+    model.save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return directory
+
+
 def reference_attentions(path, text, pair=None) -> torch.Tensor:
     """[L, H, T, T] from plain transformers (independent of attnbook)."""
     from transformers import AutoModel, AutoTokenizer
