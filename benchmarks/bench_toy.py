@@ -1,4 +1,4 @@
-"""Benchmark: training the default toy model takes at most 60 s on this 2-core machine.
+"""Benchmark: training the default toy model takes at most 60 s, the toy translator at most 15 s.
 
 Trains ``ToyConfig()`` for each seed (never from the cache: the point is the
 training time), prints wall-clock and CPU time per seed, then the best head
@@ -12,8 +12,13 @@ wall time, so a run slowed down by other processes on the machine can be told
 apart from a slow model; ``--gate cpu`` applies the limit to CPU time instead
 of wall time (for a machine that is known to be busy).
 
+With ``--models translator`` (or ``encoder translator``) it also trains the
+toy English -> Japanese translator (``TranslatorConfig()``, chapter 13) for
+each seed, prints its time, exact-match and alignment counts, and gates it at
+``--translator-limit`` seconds (default 15).
+
     python benchmarks/bench_toy.py [--seeds 0 1 2 3 4] [--threads 1] [--limit 60] [--gate wall]
-                                   [--store]
+                                   [--store] [--models encoder translator] [--translator-limit 15]
 """
 
 from __future__ import annotations
@@ -27,7 +32,35 @@ import pandas as pd
 import torch
 
 from attnbook.toy import ToyConfig, clark_table, particle_heads, store, train
+from attnbook.toy import translate as tr
 from attnbook.toy.experiment import seed_summary
+
+
+def bench_translator(seeds, threads: int, limit: float, gate: str) -> list[tuple[int, float]]:
+    """Train the toy translator per seed (never from the cache); the runs over ``limit``."""
+    slow = []
+    print(f"\n== toy translator: {tr.TranslatorConfig()} ==")
+    for seed in seeds:
+        cpu = time.process_time()
+        result = tr.train_translator(tr.TranslatorConfig(seed=seed), num_threads=threads)
+        cpu = time.process_time() - cpu
+        _, test = result.pairs()
+        exact = tr.exact_match(result.model, test)
+        scores = tr.alignment_scores(tr.cross_attentions(result.model, test), test)
+        best = scores[scores.kind == "head"].iloc[0]
+        diag = scores[scores.kind == "diagonal"].iloc[0]
+        print(
+            f"seed {seed}: {result.seconds:.1f} s wall, {cpu:.1f} s CPU "
+            f"(load average {os.getloadavg()[0]:.1f}), weights {result.weights_hash[:16]}, "
+            f"exact {exact.correct.sum()}/{exact.total.sum()}, best head "
+            f"{best.layer}-{best['head']} {best.correct}/{best.total}, diagonal "
+            f"{diag.correct}/{diag.total}",
+            flush=True,
+        )
+        spent = result.seconds if gate == "wall" else cpu
+        if spent > limit:
+            slow.append((seed, round(spent, 1)))
+    return slow
 
 
 def main() -> int:
@@ -41,7 +74,25 @@ def main() -> int:
         action="store_true",
         help="put the trained models into the cache ($ATTNBOOK_CACHE), so the book reuses them",
     )
+    parser.add_argument(
+        "--models", nargs="+", choices=["encoder", "translator"], default=["encoder"]
+    )
+    parser.add_argument("--translator-limit", type=float, default=15.0)
     args = parser.parse_args()
+    slow_translator = []
+    if "translator" in args.models:
+        slow_translator = bench_translator(
+            args.seeds, args.threads, args.translator_limit, args.gate
+        )
+    if "encoder" not in args.models:
+        if slow_translator:
+            print(
+                f"\nFAIL: the translator took longer than {args.translator_limit:.0f} s "
+                f"{args.gate} for {slow_translator}"
+            )
+            return 1
+        print(f"\nOK: every translator run took at most {args.translator_limit:.0f} s {args.gate}")
+        return 0
 
     config = ToyConfig()
     print(f"config: {config}")
@@ -83,6 +134,12 @@ def main() -> int:
             print(seed_summary(table[table.target == target]).to_string(index=False))
         print("\n== best particle-following head per relation, per seed ==")
         print(pd.concat(particles, ignore_index=True).to_string(index=False))
+    if slow_translator:
+        print(
+            f"\nFAIL: the translator took longer than {args.translator_limit:.0f} s "
+            f"{args.gate} for {slow_translator}"
+        )
+        return 1
     if slow:
         print(f"\nFAIL: training took longer than {args.limit:.0f} s {args.gate} for {slow}")
         return 1

@@ -2,7 +2,9 @@
 
 - :mod:`attnbook.toy.grammar` -- English SVO and Japanese SOV/OSV sentences with gold structure.
 - :mod:`attnbook.toy.model` -- one small pre-LN Transformer family on :class:`attnbook.MultiHeadAttention`:
-  an encoder and a causal decoder.
+  an encoder, a causal decoder and an encoder-decoder with cross-attention.
+- :mod:`attnbook.toy.parallel` -- English/Japanese translation pairs with the gold word alignment.
+- :mod:`attnbook.toy.translate` -- a toy translator; its cross-attention scored against the alignment.
 - :mod:`attnbook.toy.induction` -- induction heads in a two-layer attention-only decoder.
 - :mod:`attnbook.toy.train` -- reproducible masked-word training with an on-disk cache.
 - :mod:`attnbook.toy.evaluate` -- Clark et al. (2019) style head scores vs fixed-offset baselines.
@@ -30,7 +32,7 @@ from attnbook.toy.grammar import (
     make_split,
     parse,
 )
-from attnbook.toy.model import ToyDecoder, ToyEncoder, ToyOutput
+from attnbook.toy.model import ToyDecoder, ToyEncoder, ToyEncoderDecoder, ToyOutput
 from attnbook.toy.train import (
     EXAMPLES,
     ToyConfig,
@@ -53,6 +55,7 @@ __all__ = [
     "ToyConfig",
     "ToyDecoder",
     "ToyEncoder",
+    "ToyEncoderDecoder",
     "ToyGrammarError",
     "ToyOutput",
     "TrainResult",
