@@ -103,6 +103,15 @@ def test_audit_flags_skipped_cells_unless_allowed():
     assert audit_code_blocks.audit_doctree(doc, "chapters/x", {"chapters/x#3"}) == []
 
 
+def test_allowlist_keys_keep_their_cell_index(tmp_path):
+    listed = tmp_path / "allow.txt"
+    listed.write_text(
+        "# page#cell_index  # reason\nchapters/x#3  # needs a model from the hub\n",
+        encoding="utf-8",
+    )
+    assert audit_code_blocks.read_allowlist(listed) == {"chapters/x#3"}
+
+
 def test_catalogue_filter_keeps_book_messages_only():
     sys.path.insert(0, str(TOOLS))
     import i18n

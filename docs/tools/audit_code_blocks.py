@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import ast
 import pickle
+import re
 import sys
 from pathlib import Path
 
@@ -130,7 +131,8 @@ def read_allowlist(path: Path = ALLOWLIST) -> set[str]:
         return set()
     keys = set()
     for line in path.read_text(encoding="utf-8").splitlines():
-        key = line.split("#", 1)[0].strip()
+        # A key is "page#cell_index"; a comment starts at a "#" after whitespace.
+        key = re.split(r"(?:^|\s)#", line, maxsplit=1)[0].strip()
         if key:
             keys.add(key)
     return keys
