@@ -10,6 +10,7 @@ from attnbook.errors import (
     AnalysisInputError,
     AttentionInputError,
     AttnbookError,
+    AxesDifferError,
     EmptyTextError,
     EncoderDecoderModelError,
     HeadOutOfRangeError,
@@ -26,7 +27,14 @@ from attnbook.errors import (
     UnsupportedModelError,
     WordNotFoundError,
 )
-from attnbook.maps import AttentionMaps, attend, recompute_attention, recompute_attentions
+from attnbook.maps import (
+    AttentionMaps,
+    Segments,
+    TokenAxis,
+    attend,
+    recompute_attention,
+    recompute_attentions,
+)
 from attnbook.mechanism import (
     KVCache,
     MultiHeadAttention,
@@ -59,6 +67,7 @@ __all__ = [
     "AttentionInputError",
     "AttentionMaps",
     "AttnbookError",
+    "AxesDifferError",
     "EmptyTextError",
     "EncoderDecoderModelError",
     "HeadOutOfRangeError",
@@ -70,7 +79,9 @@ __all__ = [
     "ModelNotAvailableError",
     "NoAttentionError",
     "NotTextError",
+    "Segments",
     "TextTooLongError",
+    "TokenAxis",
     "UnknownTokenWarning",
     "UnsupportedModelError",
     "WordNotFoundError",

@@ -75,6 +75,15 @@ class MapsShapeError(AttnbookError, ValueError):
     """An :class:`~attnbook.maps.AttentionMaps` built by hand has inconsistent sizes."""
 
 
+class AxesDifferError(AttnbookError, ValueError):
+    """A one-axis name (``tokens``, ``words``, ...) was asked of maps whose query and key axes differ.
+
+    Cross-attention maps have queries from one text and keys from another:
+    use ``maps.query_tokens`` / ``maps.key_tokens`` (or ``maps.query`` /
+    ``maps.key``) instead.
+    """
+
+
 class InvalidOptionError(AttnbookError, ValueError):
     """An option of :func:`~attnbook.maps.attend` or a map method (``k``, ``max_length``) is invalid."""
 

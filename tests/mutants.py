@@ -85,9 +85,9 @@ MUTANTS = (
         "to_words sums a split query word's rows instead of averaging them",
         (
             (
-                "attnbook/maps.py",
-                "mean_from = member / member.sum(dim=1, keepdim=True)",
-                "mean_from = member",
+                "attnbook/maps/words.py",
+                "mean_from = q_member / q_member.sum(dim=1, keepdim=True)",
+                "mean_from = q_member",
             ),
         ),
         ("tests/test_maps.py",),
@@ -97,9 +97,9 @@ MUTANTS = (
         "to_words averages the attention to a split key word instead of summing it",
         (
             (
-                "attnbook/maps.py",
-                "attentions = mean_from @ self.attentions @ member.T",
-                "attentions = mean_from @ self.attentions @ mean_from.T",
+                "attnbook/maps/words.py",
+                "attentions = mean_from @ maps.attentions @ k_member.T",
+                "attentions = mean_from @ maps.attentions @ mean_from.T",
             ),
         ),
         ("tests/test_maps.py",),
@@ -109,7 +109,7 @@ MUTANTS = (
         "recompute_attention drops the padding mask",
         (
             (
-                "attnbook/maps.py",
+                "attnbook/maps/recompute.py",
                 "_, weights = scaled_dot_product_attention(q, k, v, mask=additive)",
                 "_, weights = scaled_dot_product_attention(q, k, v, mask=None)",
             ),

@@ -2,6 +2,8 @@
 
 * :mod:`attnbook.analysis.heads` -- Clark et al. (2019) head statistics: attention to
   [CLS] / [SEP] / punctuation, entropy, mean distance, previous/next-token share.
+* :mod:`attnbook.analysis.search` -- head search: which heads send a query word's attention
+  to given key words (``top_heads``, ``query_to_keys``, ``layer_profile``).
 * :mod:`attnbook.analysis.contrast` -- a query's attention beside the other words' (is a
   pattern specific to the query?), and attention to one token string such as ``[UNK]``.
 * :mod:`attnbook.analysis.rollout` -- attention rollout (Abnar & Zuidema 2020).
@@ -27,6 +29,7 @@ from attnbook.analysis.norms import (
     transformed_vectors,
 )
 from attnbook.analysis.rollout import attention_rollout
+from attnbook.analysis.search import layer_profile, query_to_keys, top_heads
 
 __all__ = [
     "HEAD_STATISTICS_COLUMNS",
@@ -38,9 +41,12 @@ __all__ = [
     "bert_attention_modules",
     "head_statistics",
     "is_punctuation",
+    "layer_profile",
     "layer_summary",
     "query_contrast",
+    "query_to_keys",
     "smoothed_entropy",
+    "top_heads",
     "transformed_vectors",
     "visible_keys",
 ]

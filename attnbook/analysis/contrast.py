@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import torch
 
+from attnbook.analysis.search import key_positions
 from attnbook.errors import AnalysisInputError
 
 if TYPE_CHECKING:
@@ -75,7 +76,7 @@ def query_contrast(
     """
     words = maps.to_words()
     query_at = words.token_index(query, occurrence)
-    named = words._key_positions(keys)
+    named = key_positions(words, keys)
     excluded = set(query_at).union(*(set(cols) for _, cols in named))
     special = words.special.tolist()
     others = [i for i in range(words.num_tokens) if not special[i] and i not in excluded]

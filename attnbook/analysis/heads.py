@@ -20,16 +20,14 @@ from __future__ import annotations
 import math
 import unicodedata
 from collections.abc import Collection, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 import torch
 from torch import Tensor
 
 from attnbook.errors import AnalysisInputError
-
-if TYPE_CHECKING:
-    from attnbook.maps import AttentionMaps
+from attnbook.maps.types import AttentionMaps, TokenAxis, roles_from_spellings
 
 __all__ = [
     "CLS_TOKENS",
@@ -126,9 +124,10 @@ def smoothed_entropy(attention: Tensor, visible: Tensor | None = None) -> Tensor
 
 
 def visible_keys(maps: Any) -> Tensor | None:
-    """Bool ``[T, T]``: which keys each query can see, or ``None`` when it sees all.
+    """Bool ``[Q, K]``: which keys each query can see, or ``None`` when it sees all.
 
-    Causal maps (decoders) see keys ``0..i``; bidirectional maps see every key.
+    Causal maps (decoders) see keys ``0..i`` (``0..i + K - Q`` for a block of
+    ``Q`` queries at the end of ``K`` keys); bidirectional maps see every key.
 
     >>> from types import SimpleNamespace
     >>> visible_keys(SimpleNamespace(causal=True, attentions=torch.zeros(1, 1, 3, 3))).int()
@@ -138,8 +137,18 @@ def visible_keys(maps: Any) -> Tensor | None:
     """
     if not getattr(maps, "causal", False):
         return None
-    t = maps.attentions.shape[-1]
-    return torch.ones(t, t, dtype=torch.bool).tril()
+    if callable(getattr(maps, "visible_keys", None)):
+        return maps.visible_keys()
+    q, k = maps.attentions.shape[-2:]
+    return torch.ones(q, k, dtype=torch.bool).tril(diagonal=k - q)
+
+
+def _positions_differ(maps: Any) -> bool:
+    """Whether queries and keys are different texts (no shared positions)."""
+    q, k = maps.attentions.shape[-2:]
+    if getattr(maps, "causal", False):
+        return False
+    return q != k or not getattr(maps, "is_self_attention", True)
 
 
 def _as_list(maps: Any) -> list[Any]:
@@ -164,16 +173,16 @@ def _as_list(maps: Any) -> list[Any]:
 
 def _checked_attentions(maps: Any, where: str) -> Tensor:
     a = torch.as_tensor(maps.attentions).detach().to("cpu", torch.float64)
-    if a.ndim != 4 or a.shape[-1] != a.shape[-2]:
-        raise AnalysisInputError(
-            f"{where}: attentions must have shape [layers, heads, T, T], got {tuple(a.shape)}"
-        )
-    t = a.shape[-1]
-    if len(maps.tokens) != t:
-        raise AnalysisInputError(
-            f"{where}: {len(maps.tokens)} tokens but attention maps over {t} tokens"
-        )
-    if t == 0:
+    if not isinstance(maps, AttentionMaps):  # an AttentionMaps was checked when it was built
+        if a.ndim != 4 or a.shape[-1] != a.shape[-2]:
+            raise AnalysisInputError(
+                f"{where}: attentions must have shape [layers, heads, T, T], got {tuple(a.shape)}"
+            )
+        if len(maps.tokens) != a.shape[-1]:
+            raise AnalysisInputError(
+                f"{where}: {len(maps.tokens)} tokens but attention maps over {a.shape[-1]} tokens"
+            )
+    if a.shape[-1] == 0 or a.shape[-2] == 0:
         raise AnalysisInputError(f"{where}: the text has no tokens")
     if not torch.isfinite(a).all() or (a < 0).any():
         raise AnalysisInputError(f"{where}: attention weights must be finite and >= 0")
@@ -186,18 +195,30 @@ def _checked_attentions(maps: Any, where: str) -> Tensor:
     return a
 
 
-def _token_masks(maps: Any, punctuation: Collection[str] | None) -> tuple[Tensor, ...]:
+def _key_roles(maps: Any) -> tuple[list[str], list[str | None]]:
+    """The key tokens and their special-token roles (read off the tokenizer by attend)."""
+    key = getattr(maps, "key", None)
+    if isinstance(key, TokenAxis):
+        return key.tokens, key.roles
+    # A stand-in without axes (tests, hand-made objects): roles from the usual spellings.
     tokens = list(maps.tokens)
     special = getattr(maps, "special", None)
     if special is None:
-        special = torch.tensor([t in CLS_TOKENS or t in SEP_TOKENS for t in tokens])
-    special = torch.as_tensor(special, dtype=torch.bool).cpu()
-    cls = torch.tensor([t in CLS_TOKENS for t in tokens]) & special
-    sep = torch.tensor([t in SEP_TOKENS for t in tokens]) & special
-    if punctuation is None:
-        punct = torch.tensor([is_punctuation(t) for t in tokens])
+        flags = [t in CLS_TOKENS or t in SEP_TOKENS for t in tokens]
     else:
-        punct = torch.tensor([t in punctuation for t in tokens])
+        flags = torch.as_tensor(special, dtype=torch.bool).cpu().tolist()
+    return tokens, roles_from_spellings(tokens, flags)
+
+
+def _token_masks(maps: Any, punctuation: Collection[str] | None) -> tuple[Tensor, ...]:
+    tokens, roles = _key_roles(maps)
+    cls = torch.tensor([r == "cls" for r in roles], dtype=torch.bool)
+    sep = torch.tensor([r == "sep" for r in roles], dtype=torch.bool)
+    special = torch.tensor([r is not None for r in roles], dtype=torch.bool)
+    if punctuation is None:
+        punct = torch.tensor([is_punctuation(t) for t in tokens], dtype=torch.bool)
+    else:
+        punct = torch.tensor([t in punctuation for t in tokens], dtype=torch.bool)
     punct = punct & ~special
     other = ~(cls | sep | punct)
     return tuple(m.to(torch.float64) for m in (cls, sep, punct, other))
@@ -258,25 +279,31 @@ def head_statistics(
                 f"{where} has {tuple(a.shape[:2])} (layers, heads) but the first has "
                 f"{tuple(shape)}; compare texts from one model at a time"
             )
-        t = a.shape[-1]
+        q, k = a.shape[-2:]
         for name, mask in zip(_SHARES, _token_masks(item, punctuation), strict=True):
             sums[name] += (a @ mask).sum(-1)
         seen = visible_keys(item)
         sums["entropy"] += smoothed_entropy(a, seen).sum(-1)
         if seen is None:
-            sums["uniform_entropy"] += t * math.log(t)
+            sums["uniform_entropy"] += q * math.log(k)
         else:
             sums["uniform_entropy"] += seen.sum(-1).to(torch.float64).log().sum()
-        pos = torch.arange(t, dtype=torch.float64)
-        distance = (pos[:, None] - pos[None, :]).abs()  # [T, T]
+        n_queries += q
+        if _positions_differ(item):
+            # Cross-attention: a query and a key from different texts have no distance.
+            sums["mean_distance"] += float("nan")
+            continue
+        # A causal block of q queries ends at the last of the k keys: query i is at k - q + i.
+        pos_q = torch.arange(k - q, k, dtype=torch.float64)
+        pos_k = torch.arange(k, dtype=torch.float64)
+        distance = (pos_q[:, None] - pos_k[None, :]).abs()  # [Q, K]
         sums["mean_distance"] += (a * distance).sum((-2, -1))
-        # a[..., i, i-1] for i = 1..T-1 and a[..., i, i+1] for i = 0..T-2
-        prev_sum += torch.diagonal(a, offset=-1, dim1=-2, dim2=-1).sum(-1)
-        n_queries += t
-        n_prev += t - 1
+        # a[..., i, i-1] for i = 1..T-1 and a[..., i, i+1] for i = 0..T-2 (offset k - q)
+        prev_sum += torch.diagonal(a, offset=k - q - 1, dim1=-2, dim2=-1).sum(-1)
+        n_prev += q - (1 if k == q else 0)
         if seen is None:  # a causal query cannot see the next token
             next_sum += torch.diagonal(a, offset=1, dim1=-2, dim2=-1).sum(-1)
-            n_next += t - 1
+            n_next += q - 1
 
     layers, heads = shape
     frame = {
