@@ -74,13 +74,12 @@ def encode(
     Raises:
         NotTextError, EmptyTextError, TextTooLongError, InvalidOptionError.
     """
-    # The tokenising helpers still live beside attend() until maps.py is split.
-    from attnbook import maps
+    from attnbook.maps.encode import check_text, encode_text, model_max_tokens
 
-    maps._check_text(text, "text")
+    check_text(text, "text")
     if pair is not None:
-        maps._check_text(pair, "pair")
-    limit = maps.model_max_tokens(tokenizer, model)
+        check_text(pair, "pair")
+    limit = model_max_tokens(tokenizer, model)
     if max_length is not None:
         if isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1:
             raise InvalidOptionError(
@@ -88,9 +87,9 @@ def encode(
                 f"got {max_length!r}."
             )
         limit = min(limit, max_length)
-    fast = getattr(tokenizer, "is_fast", False)
-    step = maps._encode_fast if fast else maps._encode_slow
-    tensors, word_ids, words, segment_ids, special = step(tokenizer, text, pair, limit, truncation)
+    tensors, word_ids, words, segment_ids, special = encode_text(
+        tokenizer, text, pair, limit, truncation
+    )
     if "token_type_ids" in tensors and "token_type_ids" not in forward_args(model):
         del tensors["token_type_ids"]  # DistilBERT, GPT-style decoders: no segment embeddings
     input_ids = tensors["input_ids"][0].tolist()

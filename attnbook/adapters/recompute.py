@@ -18,7 +18,7 @@ from torch import Tensor
 from attnbook.adapters.base import adapter_for
 from attnbook.adapters.capture import Call, capture
 from attnbook.adapters.encode import encode
-from attnbook.errors import EncoderDecoderModelError, LayerOutOfRangeError, UnsupportedModelError
+from attnbook.errors import EncoderDecoderModelError, UnsupportedModelError
 from attnbook.mechanism import causal_mask, scaled_dot_product_attention
 from attnbook.position import rotate_half
 
@@ -99,7 +99,7 @@ def recompute_layers(
             not ``Q Kᵀ`` alone. EncoderDecoderModelError: an encoder-decoder.
         LayerOutOfRangeError, NotTextError, EmptyTextError, TextTooLongError.
     """
-    from attnbook.maps import _check_id  # the one range check, beside AttentionMaps
+    from attnbook.ids import check_layer  # the one range check
 
     adapter = adapter_for(model)
     if adapter.encoder_decoder:
@@ -111,7 +111,7 @@ def recompute_layers(
     encoded = encode(tokenizer, model, text)
     calls = capture(model, encoded.inputs, sublayers=sublayers, output_attentions=False).calls
     if layer is not None:
-        calls = [calls[_check_id(layer, len(calls), "layer", "layers", LayerOutOfRangeError)]]
+        calls = [calls[check_layer(layer, len(calls))]]
     keep = encoded.inputs["attention_mask"][0]
     results = []
     with torch.inference_mode():
