@@ -34,12 +34,13 @@ layer 0, head 2.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
-from attnbook.mechanism import MultiHeadAttention, causal_mask
+from attnbook.mechanism import KVCache, MultiHeadAttention, causal_mask
 from attnbook.toy.grammar import ToyGrammarError
 
 __all__ = [
@@ -75,28 +76,35 @@ class ToyOutput:
 class _Block(nn.Module):
     """One pre-LN transformer block (``d_ff=0``: attention only, no feed-forward)."""
 
-    def __init__(self, d_model: int, num_heads: int, d_ff: int) -> None:
+    def __init__(
+        self, d_model: int, num_heads: int, d_ff: int, num_kv_heads: int | None = None
+    ) -> None:
         super().__init__()
         self.ln_attn = nn.LayerNorm(d_model)
-        self.attn = MultiHeadAttention(d_model, num_heads)
+        self.attn = MultiHeadAttention(d_model, num_heads, num_kv_heads=num_kv_heads)
         self.ff: nn.Module | None = None
         if d_ff:
             self.ln_ff = nn.LayerNorm(d_model)
             self.ff = nn.Sequential(nn.Linear(d_model, d_ff), nn.GELU(), nn.Linear(d_ff, d_model))
 
     def forward(
-        self, x: Tensor, mask: Tensor, qk_pos: Tensor | None = None
+        self,
+        x: Tensor,
+        mask: Tensor,
+        qk_pos: Tensor | None = None,
+        cache: KVCache | None = None,
     ) -> tuple[Tensor, Tensor]:
-        """``x`` ``[B, T, E]``, ``mask`` ``[B, 1, T or 1, T]`` -> ``([B, T, E], [B, H, T, T])``.
+        """``x`` ``[B, T, E]``, ``mask`` ``[B, 1, T or 1, S]`` -> ``([B, T, E], [B, H, T, S])``.
 
         ``qk_pos`` ``[1, T, E]``: position embeddings added to the queries' and
         keys' inputs only (Shortformer); ``None`` = plain self-attention.
+        ``S = T``, or with a ``cache`` the cached positions plus ``T``.
         """
         h = self.ln_attn(x)
         if qk_pos is None:
-            attended, weights = self.attn(h, mask=mask)
+            attended, weights = self.attn(h, mask=mask, cache=cache)
         else:
-            attended, weights = self.attn(h + qk_pos, h + qk_pos, h, mask=mask)
+            attended, weights = self.attn(h + qk_pos, h + qk_pos, h, mask=mask, cache=cache)
         x = x + attended
         if self.ff is not None:
             x = x + self.ff(self.ln_ff(x))
@@ -119,6 +127,7 @@ class _ToyTransformer(nn.Module):
         *,
         seed: int = 0,
         positions: str = "input",
+        num_kv_heads: int | None = None,
     ) -> None:
         super().__init__()
         if positions not in POSITIONS:
@@ -142,12 +151,24 @@ class _ToyTransformer(nn.Module):
             raise ToyGrammarError(
                 f"d_model ({d_model}) must be divisible by num_heads ({num_heads})"
             )
+        if num_kv_heads is not None and (
+            not isinstance(num_kv_heads, int)
+            or isinstance(num_kv_heads, bool)
+            or num_kv_heads < 1
+            or num_heads % num_kv_heads
+        ):
+            raise ToyGrammarError(
+                f"num_kv_heads must be a positive int that divides num_heads ({num_heads}), "
+                f"got {num_kv_heads!r}"
+            )
         self.max_len = max_len
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             self.tok = nn.Embedding(vocab_size, d_model)
             self.pos = nn.Embedding(max_len, d_model)
-            self.blocks = nn.ModuleList(_Block(d_model, num_heads, d_ff) for _ in range(num_layers))
+            self.blocks = nn.ModuleList(
+                _Block(d_model, num_heads, d_ff, num_kv_heads) for _ in range(num_layers)
+            )
             self.ln_out = nn.LayerNorm(d_model)
             self.out = nn.Linear(d_model, vocab_size)
             # Small embeddings, as in BERT; LayerNorm rescales them anyway.
@@ -162,6 +183,11 @@ class _ToyTransformer(nn.Module):
     def num_heads(self) -> int:
         return self.blocks[0].attn.num_heads
 
+    @property
+    def num_kv_heads(self) -> int:
+        """Key/value heads per layer (``num_heads`` unless grouped-query attention)."""
+        return self.blocks[0].attn.num_kv_heads
+
     def _check_ids(self, ids: Tensor) -> None:
         if ids.ndim != 2:
             raise ToyGrammarError(f"ids must have shape [B, T], got {tuple(ids.shape)}")
@@ -171,16 +197,18 @@ class _ToyTransformer(nn.Module):
                 "build the model with a larger max_len"
             )
 
-    def _run(self, ids: Tensor, mask: Tensor) -> ToyOutput:
+    def _run(
+        self, ids: Tensor, mask: Tensor, caches: Sequence[KVCache] | None = None, start: int = 0
+    ) -> ToyOutput:
         t = ids.shape[1]
-        pos = self.pos(torch.arange(t, device=ids.device))[None]  # [1, T, E]
+        pos = self.pos(torch.arange(start, start + t, device=ids.device))[None]  # [1, T, E]
         if self.positions == "input":
             x, qk_pos = self.tok(ids) + pos, None
         else:
             x, qk_pos = self.tok(ids), pos
         maps = []
-        for block in self.blocks:
-            x, w = block(x, mask, qk_pos)
+        for i, block in enumerate(self.blocks):
+            x, w = block(x, mask, qk_pos, None if caches is None else caches[i])
             maps.append(w)
         logits = self.out(self.ln_out(x))
         return ToyOutput(logits=logits, attentions=torch.stack(maps, dim=1))
@@ -201,6 +229,10 @@ class ToyEncoder(_ToyTransformer):
         positions: ``"input"`` (default) adds the position embeddings to the
             token embeddings; ``"qk"`` adds them to every layer's queries and
             keys only (Shortformer). Both have the same parameters.
+        num_kv_heads: key/value heads per layer (default ``num_heads``); fewer
+            gives grouped-query attention, 1 multi-query attention
+            (:class:`~attnbook.MultiHeadAttention`). The default builds
+            exactly the weights it always did.
     """
 
     def forward(self, ids: Tensor) -> ToyOutput:
@@ -367,10 +399,38 @@ class ToyDecoder(_ToyTransformer):
 
     _min_d_ff = 0
 
-    def forward(self, ids: Tensor) -> ToyOutput:
-        """Run ``ids`` ``[B, T]``; ``PAD_ID`` keys are never attended to."""
+    def forward(self, ids: Tensor, *, caches: Sequence[KVCache] | None = None) -> ToyOutput:
+        """Run ``ids`` ``[B, T]``; ``PAD_ID`` keys are never attended to.
+
+        ``caches``: one :class:`~attnbook.KVCache` per layer, for generating
+        one token at a time. The new tokens then stand at positions
+        ``len(caches[0]) ...``, attend to the cached keys/values and their own,
+        and are appended to the caches; ``attentions`` is ``[B, L, H, T, S]``
+        with ``S`` the cached positions plus ``T``. Feeding a sequence piece
+        by piece this way gives the logits of one pass over the whole sequence.
+        Generation does not pad, so with caches ``ids`` must not contain ``PAD_ID``.
+        """
         self._check_ids(ids)
         t = ids.shape[1]
-        keep = (ids != PAD_ID)[:, None, None, :]  # [B, 1, 1, T]
-        mask = keep & causal_mask(t).to(ids.device)  # [B, 1, T, T]
-        return self._run(ids, mask)
+        if caches is None:
+            keep = (ids != PAD_ID)[:, None, None, :]  # [B, 1, 1, T]
+            mask = keep & causal_mask(t).to(ids.device)  # [B, 1, T, T]
+            return self._run(ids, mask)
+        if len(caches) != self.num_layers or not all(isinstance(c, KVCache) for c in caches):
+            raise ToyGrammarError(
+                f"caches must be {self.num_layers} KVCache objects, one per layer; got {caches!r}"
+            )
+        start = len(caches[0])
+        if start + t > self.max_len:
+            raise ToyGrammarError(
+                f"{start} cached and {t} new positions exceed max_len={self.max_len}; "
+                "build the model with a larger max_len or start again with fresh caches"
+            )
+        if bool((ids == PAD_ID).any()):
+            raise ToyGrammarError(
+                "ids fed with caches must not contain padding (PAD_ID): generate each "
+                "sequence without padding, or run it in one pass without caches"
+            )
+        # The new queries are the last t of the start + t key positions.
+        mask = causal_mask(t, start + t).to(ids.device)  # [T, S]
+        return self._run(ids, mask, caches, start)
