@@ -5,6 +5,8 @@
   an encoder, a causal decoder and an encoder-decoder with cross-attention.
 - :mod:`attnbook.toy.parallel` -- English/Japanese translation pairs with the gold word alignment.
 - :mod:`attnbook.toy.translate` -- a toy translator; its cross-attention scored against the alignment.
+- :mod:`attnbook.toy.decoder_lm` -- the toy decoder trained GPT-style (next word), cached
+  generation with a KV cache.
 - :mod:`attnbook.toy.induction` -- induction heads in a two-layer attention-only decoder.
 - :mod:`attnbook.toy.train` -- reproducible masked-word training with an on-disk cache.
 - :mod:`attnbook.toy.evaluate` -- Clark et al. (2019) style head scores vs fixed-offset baselines.
@@ -13,6 +15,12 @@ Layers and heads are 0-indexed throughout.
 """
 
 from attnbook.toy.cache import ToyCacheWarning, cache_dir
+from attnbook.toy.decoder_lm import (
+    DecoderConfig,
+    DecoderResult,
+    load_or_train_decoder,
+    train_decoder,
+)
 from attnbook.toy.evaluate import (
     ALL_GROUPS,
     RELATIONS,
@@ -46,6 +54,8 @@ from attnbook.toy.train import (
 
 __all__ = [
     "ALL_GROUPS",
+    "DecoderConfig",
+    "DecoderResult",
     "EXAMPLES",
     "GROUPS",
     "RELATIONS",
@@ -67,11 +77,13 @@ __all__ = [
     "generate",
     "head_accuracy",
     "load_or_train",
+    "load_or_train_decoder",
     "make_split",
     "offset_baseline",
     "parse",
     "particle_heads",
     "store",
     "train",
+    "train_decoder",
     "weights_hash",
 ]
