@@ -6,12 +6,14 @@ perceptually uniform colour map, renders Japanese tokens and, saved with
 
 * :mod:`attnbook.plot.mechanism` -- Part I: softmax saturation, variance of q·k, softmax gradient.
 * :mod:`attnbook.plot.maps` -- a model's attention: heatmap, head grid, layer profile, line view.
+* :mod:`attnbook.plot.architecture` -- where the three kinds of attention sit in the Transformer.
 * :mod:`attnbook.plot.style` -- colours, fonts and reproducible saving.
 * :mod:`attnbook.plot.i18n` -- labels in English or Japanese (:func:`language`).
 """
 
 from attnbook.plot._axes import PlotInputError
 from attnbook.plot.analysis import entropy_profile, explanation_comparison, statistics_profile
+from attnbook.plot.architecture import attention_kinds
 from attnbook.plot.i18n import (
     FigureLanguageError,
     get_language,
@@ -29,6 +31,7 @@ from attnbook.plot.order import word_order
 from attnbook.plot.style import CMAP, FigureFormatError, figure_bytes, save, style_context
 
 __all__ = [
+    "attention_kinds",
     "entropy_profile",
     "explanation_comparison",
     "statistics_profile",

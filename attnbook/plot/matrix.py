@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch, Rectangle
 
 from attnbook.plot._axes import PlotInputError, new_axes
 from attnbook.plot.i18n import text as _t
@@ -34,6 +35,7 @@ def weights_heatmap(
     vmax: float = 1.0,
     colorbar_label: str | None = None,
     decimals: int = 2,
+    mask=None,
 ) -> Figure:
     """Draw a ``[T, S]`` matrix: query rows (who looks) × key columns (who is looked at).
 
@@ -44,6 +46,11 @@ def weights_heatmap(
         ax: draw into this axes instead of a new figure.
         annotate: write each value in its cell.
         title, vmin, vmax, colorbar_label, decimals: presentation.
+        mask: optional ``[T, S]`` boolean, the library's convention (``True`` =
+            the query may see the key, e.g. :func:`~attnbook.causal_mask`).
+            Cells it hides are drawn hatched in grey and left unannotated, so
+            "cannot see" is not confused with "gives weight 0"; a legend
+            entry says so.
 
     Returns:
         The figure, with a colour bar labelled ``colorbar_label``.
@@ -52,6 +59,10 @@ def weights_heatmap(
     >>> fig = weights_heatmap(torch.eye(2), ["a", "b"], ["x", "y"])
     >>> [t.get_text() for t in fig.axes[0].get_xticklabels()]
     ['x', 'y']
+    >>> from attnbook import causal_mask
+    >>> fig = weights_heatmap(torch.eye(3), mask=causal_mask(3))  # 3 cells hatched, not "0.00"
+    >>> [t.get_text() for t in fig.axes[0].texts].count("0.00"), len(fig.axes[0].patches)
+    (3, 3)
     """
     matrix = torch.as_tensor(weights).detach().to("cpu", torch.float64).numpy()
     if matrix.ndim != 2:
@@ -66,9 +77,47 @@ def weights_heatmap(
         raise PlotInputError(
             f"got {len(queries)} query and {len(keys)} key labels for a {t}×{s} matrix"
         )
+    hidden = np.zeros((t, s), dtype=bool)
+    if mask is not None:
+        visible = torch.as_tensor(mask).detach().to("cpu")
+        if visible.dtype != torch.bool or tuple(visible.shape) != (t, s):
+            raise PlotInputError(
+                f"mask must be a boolean [T, S] = [{t}, {s}] matrix (True = visible), got "
+                f"{visible.dtype} of shape {tuple(visible.shape)}"
+            )
+        hidden = ~visible.numpy()
     with style_context():
         fig, ax = new_axes(ax, (0.9 + 0.6 * s, 0.6 + 0.5 * t))
-        image = ax.imshow(matrix, cmap=CMAP, vmin=vmin, vmax=vmax, aspect="auto")
+        shown = np.ma.masked_array(matrix, mask=hidden)
+        image = ax.imshow(shown, cmap=CMAP, vmin=vmin, vmax=vmax, aspect="auto")
+        if hidden.any():
+            for i, j in zip(*np.nonzero(hidden), strict=True):
+                ax.add_patch(
+                    Rectangle(
+                        (j - 0.5, i - 0.5),
+                        1,
+                        1,
+                        facecolor="0.88",
+                        edgecolor="0.6",
+                        hatch="///",
+                        linewidth=0,
+                    )
+                )
+            ax.legend(
+                handles=[
+                    Patch(
+                        facecolor="0.88",
+                        edgecolor="0.6",
+                        hatch="///",
+                        label=_t(fig, "masked_cells"),
+                    )
+                ],
+                loc="lower left",
+                bbox_to_anchor=(0.0, 1.0),
+                frameon=False,
+                fontsize="small",
+                borderaxespad=0.2,
+            )
         ax.set_xticks(
             range(s),
             keys,
@@ -86,6 +135,8 @@ def weights_heatmap(
             norm = image.norm
             for i in range(t):
                 for j in range(s):
+                    if hidden[i, j]:
+                        continue
                     value = matrix[i, j]
                     dark = np.isfinite(value) and norm(value) < 0.6
                     ax.text(

@@ -185,4 +185,16 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "row of 「{verb}」, layer {layer}, head {head} (0-indexed)",
         "ja": "「{verb}」の行、層 {layer}・ヘッド {head}" + _ZERO,
     },
+    "masked_cells": {"en": "hidden by the mask", "ja": "マスクで見えない"},
+    # --- architecture: the encoder and decoder buildings --------------------
+    "arch_encoder": {"en": "encoder", "ja": "エンコーダー"},
+    "arch_decoder": {"en": "decoder", "ja": "デコーダー"},
+    "arch_self_attention": {"en": "self-attention", "ja": "自己注意"},
+    "arch_causal_self_attention": {"en": "causal self-attention", "ja": "因果的自己注意"},
+    "arch_cross_attention": {"en": "cross-attention", "ja": "クロスアテンション"},
+    "arch_feed_forward": {"en": "feed-forward", "ja": "フィードフォワード"},
+    "arch_source_tokens": {"en": "source tokens", "ja": "入力側のトークン"},
+    "arch_target_so_far": {"en": "target tokens so far", "ja": "ここまでの出力トークン"},
+    "arch_next_token": {"en": "next token", "ja": "次のトークン"},
+    "arch_keys_values": {"en": "keys and values", "ja": "キーとバリュー"},
 }
