@@ -46,9 +46,9 @@ def _untrained(dtype=torch.float32, **kw) -> ToyDecoder:
     return ToyDecoder(**{**args, "d_ff": 32, "seed": 3, **kw}).to(dtype).eval()
 
 
-@pytest.mark.parametrize("kv_heads", [None, 2, 1])
-def test_piecewise_pass_with_caches_equals_one_pass(kv_heads):
-    model = _untrained(torch.float64, num_kv_heads=kv_heads)
+@pytest.mark.parametrize(("kv_heads", "positions"), [(None, "input"), (2, "input"), (1, "qk")])
+def test_piecewise_pass_with_caches_equals_one_pass(kv_heads, positions):
+    model = _untrained(torch.float64, num_kv_heads=kv_heads, positions=positions)
     ids = torch.randint(2, len(LM_VOCAB), (2, 11), generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         full = model(ids)
