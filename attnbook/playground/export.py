@@ -26,13 +26,16 @@ import hashlib
 import io
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from torch import nn
 
 from attnbook.errors import AttnbookError
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel
 
 __all__ = [
     "ExportError",
@@ -55,6 +58,8 @@ class ExportError(AttnbookError, RuntimeError):
 class _HalfLinear(nn.Module):
     """``nn.Linear`` with its weight stored in float16 and used in float32."""
 
+    weight16: torch.Tensor  # a buffer [out, in]
+
     def __init__(self, linear: nn.Linear) -> None:
         super().__init__()
         self.register_buffer("weight16", linear.weight.detach().to(torch.float16))
@@ -66,6 +71,9 @@ class _HalfLinear(nn.Module):
 
 class _Int8Embedding(nn.Module):
     """``nn.Embedding`` stored as int8 rows with one float32 scale per row."""
+
+    table: torch.Tensor  # buffers: [V, D] int8 and [V, 1] float32
+    scale: torch.Tensor
 
     def __init__(self, embedding: nn.Embedding) -> None:
         super().__init__()
@@ -81,6 +89,8 @@ class _Int8Embedding(nn.Module):
 class _HalfEmbedding(nn.Module):
     """``nn.Embedding`` stored in float16, used in float32."""
 
+    table: torch.Tensor  # a buffer [V, D] float16
+
     def __init__(self, embedding: nn.Embedding) -> None:
         super().__init__()
         self.register_buffer("table", embedding.weight.detach().to(torch.float16))
@@ -89,7 +99,9 @@ class _HalfEmbedding(nn.Module):
         return self.table[ids].to(torch.float32)
 
 
-def compress(model: nn.Module, *, linear: str = "float16", words: str = "float16") -> nn.Module:
+def compress(
+    model: PreTrainedModel, *, linear: str = "float16", words: str = "float16"
+) -> PreTrainedModel:
     """A copy of ``model`` whose weights are stored small and used in float32.
 
     ``linear``: ``"float16"`` or ``"float32"`` for every ``Linear`` weight.
@@ -180,7 +192,7 @@ def export_onnx(model: nn.Module, path: str | Path, *, float16: bool = True) -> 
         torch.onnx.export(
             graph,
             (example,),
-            buffer,
+            buffer,  # type: ignore[arg-type]  # torch documents file-like objects; its annotation omits them
             input_names=["input_ids"],
             output_names=["attentions"],
             dynamic_axes={"input_ids": {1: "tokens"}, "attentions": {2: "tokens", 3: "tokens"}},

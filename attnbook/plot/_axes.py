@@ -29,8 +29,19 @@ def use_book_fonts(ax: Axes) -> None:
     for axis in (ax.xaxis, ax.yaxis):
         axis.label.set_fontfamily(FONT_FAMILY)
         axis.get_offset_text().set_fontfamily(FONT_FAMILY)
-    for title in (ax.title, ax._left_title, ax._right_title):
+    private = vars(ax)  # matplotlib has no public accessor for the left and right title texts
+    for title in (ax.title, private["_left_title"], private["_right_title"]):
         title.set_fontfamily(FONT_FAMILY)
+
+
+def _root_figure(ax: Axes) -> Figure:
+    """The figure ``ax`` is drawn in (the top one when ``ax`` sits in a subfigure)."""
+    fig = ax.get_figure(root=True)
+    if fig is None:
+        raise PlotInputError(
+            "ax belongs to no figure; make it with fig.add_subplot() or plt.subplots()"
+        )
+    return fig
 
 
 def new_axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes]:
@@ -45,7 +56,7 @@ def new_axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axe
         if not isinstance(ax, Axes):
             raise PlotInputError(f"ax must be a matplotlib Axes, got {type(ax).__name__}")
         use_book_fonts(ax)
-        return ax.figure, ax
+        return _root_figure(ax), ax
     fig = Figure(figsize=figsize, layout="constrained")
     return fig, fig.add_subplot()
 
@@ -60,7 +71,7 @@ def new_axes_row(
             raise PlotInputError(f"axes must be a sequence of {n} matplotlib Axes")
         for ax in axes:
             use_book_fonts(ax)
-        return axes[0].figure, axes
+        return _root_figure(axes[0]), axes
     fig = Figure(figsize=figsize, layout="constrained")
     return fig, list(fig.subplots(1, n, squeeze=False)[0])
 

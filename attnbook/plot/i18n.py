@@ -21,8 +21,9 @@ import contextlib
 import pickle
 import re
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from unittest import mock
 
 from matplotlib.figure import Figure
 from matplotlib.layout_engine import PlaceHolderLayoutEngine
@@ -124,10 +125,11 @@ class _Record:
 
 
 def _record(fig: Figure) -> _Record:
-    record = getattr(fig, "_attnbook_language", None)
-    if record is None:
-        record = _Record()
-        fig._attnbook_language = record
+    # Kept on the figure itself (not in a side table) so that pickled copies carry it.
+    state = vars(fig)
+    if "_attnbook_language" not in state:
+        state["_attnbook_language"] = _Record()
+    record: _Record = state["_attnbook_language"]
     return record
 
 
@@ -145,7 +147,7 @@ def text(fig: Figure, key: str, /, **args: object) -> str:
     return remember(fig, msg(key, **args))
 
 
-def verbatim(fig: Figure, strings: object) -> None:
+def verbatim(fig: Figure, strings: Iterable[object]) -> None:
     """Mark ``strings`` (tokens, words of a sentence) as data that no edition translates."""
     _record(fig).verbatim.update(str(s) for s in strings if str(s))
 
@@ -251,7 +253,7 @@ def translate(fig: Figure, lang: str, table: Mapping[str, str] | None = None) ->
                 setter = getattr(axis, f"set_{which}_formatter")
                 setter(_TranslatedTicks(getter(), mapping, used))
         ax.tick_params(which="both", labelfontfamily=FONT_FAMILY)
-    copy._attnbook_translation = (lang, produced, used, set(table))
+    vars(copy)["_attnbook_translation"] = (lang, produced, used, set(table))
     _fit_axis_labels(copy, {id(t) for t in changed})
     return copy
 
@@ -269,7 +271,7 @@ def _fit_axis_labels(fig: Figure, changed: set[int]) -> None:
     (at least :data:`MIN_LABEL_SCALE` of its size); the layout runs again when
     the figure is saved.
     """
-    from matplotlib.backend_bases import _get_renderer
+    from matplotlib.backend_bases import _get_renderer  # type: ignore[attr-defined]  # private, not in the stubs; the renderer savefig uses
 
     engine = fig.get_layout_engine()
     if engine is not None and not isinstance(engine, PlaceHolderLayoutEngine):
@@ -284,7 +286,7 @@ def _fit_axis_labels(fig: Figure, changed: set[int]) -> None:
             along = extent.width if label is ax.xaxis.label else extent.height
             if along > room:
                 scale = max(MIN_LABEL_SCALE, room / along)
-                label.set_fontsize(label.get_fontsize() * scale)
+                label.set_fontsize(float(label.get_fontsize()) * scale)
 
 
 _MATH = re.compile(r"(?<!\\)\$.*?(?<!\\)\$")
@@ -300,11 +302,8 @@ def _recording_drawn_text(drawn: dict[int, Text]) -> Iterator[None]:
             drawn[id(self)] = self
         return original(self, renderer)
 
-    Text.draw = draw
-    try:
+    with mock.patch.object(Text, "draw", draw):
         yield
-    finally:
-        Text.draw = original
 
 
 def untranslated(fig: Figure) -> list[str]:

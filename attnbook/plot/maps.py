@@ -163,18 +163,21 @@ def head_grid(
             layout="constrained",
         )
         grid = fig.subplots(len(layers), len(heads), squeeze=False)
-        image = None
+        images = []
         for r, lay in enumerate(layers):
             for c, hd in enumerate(heads):
                 ax = grid[r, c]
-                image = ax.imshow(panels[r, c], cmap=cmap, norm=norm, interpolation="nearest")
+                images.append(
+                    ax.imshow(panels[r, c], cmap=cmap, norm=norm, interpolation="nearest")
+                )
                 ax.set_xticks([])
                 ax.set_yticks([])
                 if r == 0:
                     ax.set_title(_t(fig, "head_n", head=hd % maps.num_heads), fontsize="small")
                 if c == 0:
                     ax.set_ylabel(_t(fig, "layer_n", layer=lay % maps.num_layers), fontsize="small")
-        fig.colorbar(image, ax=grid, shrink=0.6, label=_t(fig, "attention_weight"))
+        # Every panel shares one norm: the last image stands for all of them.
+        fig.colorbar(images[-1], ax=grid, shrink=0.6, label=_t(fig, "attention_weight"))
         fig.suptitle(_t(fig, "every_head", model=_model_name(maps)), fontsize="medium")
     return fig
 

@@ -138,7 +138,7 @@ def weights_heatmap(
                     if hidden[i, j]:
                         continue
                     value = matrix[i, j]
-                    dark = np.isfinite(value) and norm(value) < 0.6
+                    dark = np.isfinite(value) and np.asarray(norm(value)).item() < 0.6
                     ax.text(
                         j,
                         i,

@@ -21,6 +21,7 @@ import io
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
 
 import matplotlib
 
@@ -30,6 +31,9 @@ from matplotlib.figure import Figure
 from matplotlib.layout_engine import PlaceHolderLayoutEngine
 
 from attnbook.errors import AttnbookError
+
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
 
 __all__ = [
     "CMAP",
@@ -46,7 +50,7 @@ CMAP = "viridis"
 # matplotlib >= 3.6 falls back glyph by glyph along this list.
 FONT_FAMILY = ["DejaVu Sans", "IPAexGothic"]
 
-RC: dict[str, object] = {
+RC: dict[RcKeyType, Any] = {
     "font.family": FONT_FAMILY,
     "image.cmap": CMAP,
     "svg.hashsalt": "attnbook",
@@ -114,10 +118,13 @@ def _freeze_layout(fig: Figure) -> None:
     fig.set_layout_engine("none")
     # Kept so that a translated copy (attnbook.plot.i18n.translate), whose
     # labels have other sizes, can be laid out afresh.
-    fig._attnbook_layout_engine = engine
+    # (An attribute of the figure rather than a side table: a pickled copy carries it.)
+    vars(fig)["_attnbook_layout_engine"] = engine
 
 
-def _savefig(fig: Figure, target: object, fmt: str, dpi: float | None) -> None:
+def _savefig(
+    fig: Figure, target: str | os.PathLike[str] | IO[bytes], fmt: str, dpi: float | None
+) -> None:
     with style_context():
         _freeze_layout(fig)
         fig.savefig(target, format=fmt, metadata=_METADATA[fmt], dpi=dpi or RC["savefig.dpi"])
