@@ -65,7 +65,7 @@ def main() -> int:
         head = head_view(maps)
         seconds = time.perf_counter() - start
         model = model_view(maps)
-        layout = head.payload["levels"][0]["layout"]
+        layout = head.payload["parts"][0]["levels"][0]["layout"]
         # One head's JSON times the number of heads: dumping 500 MB would dominate the run.
         full = len(json.dumps(maps.attentions[0, 0].tolist())) * maps.num_layers * maps.num_heads
         print(

@@ -208,7 +208,7 @@ def test_view_writes_a_standalone_page_with_the_models_weights(capsys, tmp_path,
     payload = embedded_payload(page)
     assert payload["view"]["kind"] == kind
     assert (payload["view"]["layer"], payload["view"]["head"]) == (3, maps.num_heads - 1)
-    weights = torch.from_numpy(decode_payload(payload)["token"])
+    weights = torch.from_numpy(decode_payload(payload)["self"]["token"])
     assert weights.shape == maps.attentions.shape
     assert float((weights - maps.attentions).abs().max()) <= MAX_ERROR + 1e-6
 
@@ -216,7 +216,7 @@ def test_view_writes_a_standalone_page_with_the_models_weights(capsys, tmp_path,
 def test_view_top_k_keeps_k_weights_per_query(capsys, tmp_path):
     path = tmp_path / "view.html"
     assert run(capsys, "view", TEXT, "--out", str(path), "--top-k", "2")[0] == EXIT_OK
-    weights = decode_payload(embedded_payload(path.read_text(encoding="utf-8")))["token"]
+    weights = decode_payload(embedded_payload(path.read_text(encoding="utf-8")))["self"]["token"]
     assert int((weights > 0).sum(axis=-1).max()) <= 2
 
 

@@ -59,7 +59,7 @@ def long64():
 
 
 def test_decoded_weights_are_within_the_documented_error(dog):
-    back = decode_payload(payload_of(head_view(dog).html))
+    back = decode_payload(payload_of(head_view(dog).html))["self"]
     for name, want in (("token", dog.attentions), ("word", dog.to_words().attentions)):
         err = (torch.from_numpy(back[name]) - want).abs().max().item()
         # The documented bound (half a step of 1/255) holds, and it is tight: over
@@ -79,25 +79,30 @@ _NODE_DECODE = """
 require(process.argv[1]);
 const payload = JSON.parse(require("fs").readFileSync(0, "utf8"));
 globalThis.attnbookView.decodePayload(payload).then((src) => {
-  const out = {};
-  for (const lv of src.levels) {
-    out[lv.name] = [];
-    for (let l = 0; l < src.layers; l++) {
-      const heads = [];
-      for (let h = 0; h < src.heads; h++) {
-        const w = lv.weights(l, h), rows = [];
-        for (let i = 0; i < lv.n; i++) rows.push(Array.from(w.subarray(i * lv.n, (i + 1) * lv.n)));
-        heads.push(rows);
+  const out = {}, tokens = {};
+  for (const part of src.parts) {
+    for (const lv of part.levels) {
+      const name = part.name + "/" + lv.name;
+      out[name] = [];
+      tokens[name] = [lv.query.tokens, lv.key.tokens];
+      for (let l = 0; l < part.layers; l++) {
+        const heads = [];
+        for (let h = 0; h < part.heads; h++) {
+          const w = lv.weights(l, h), rows = [];
+          for (let i = 0; i < lv.nq; i++) rows.push(Array.from(w.subarray(i * lv.nk, (i + 1) * lv.nk)));
+          heads.push(rows);
+        }
+        out[name].push(heads);
       }
-      out[lv.name].push(heads);
     }
   }
-  process.stdout.write(JSON.stringify({tokens: src.levels.map((lv) => lv.tokens), out}));
+  process.stdout.write(JSON.stringify({tokens, out}));
 });
 """
 
 
-def js_decode(payload: dict) -> tuple[list, dict[str, np.ndarray]]:
+def js_decode_parts(payload: dict) -> tuple[dict, dict[str, np.ndarray]]:
+    """view.js's decoder under Node: ("part/level" -> [query tokens, key tokens], -> weights)."""
     if NODE is None:
         pytest.skip("node is not installed (apt-get install nodejs)")
     run = subprocess.run(
@@ -112,14 +117,22 @@ def js_decode(payload: dict) -> tuple[list, dict[str, np.ndarray]]:
     return got["tokens"], {k: np.asarray(v, dtype=np.float32) for k, v in got["out"].items()}
 
 
+def js_decode(payload: dict) -> tuple[list, dict[str, np.ndarray]]:
+    """A one-part ("self") payload decoded by view.js: (each level's tokens, level -> weights)."""
+    tokens, out = js_decode_parts(payload)
+    names = [k for k in out if k.startswith("self/")]
+    return [tokens[k][0] for k in names], {k.split("/")[1]: out[k] for k in names}
+
+
 def test_dense_bytes_are_key_major():
     # The layout the module docstring documents, checked from the raw bytes with
     # no attnbook decoder: byte j*T + i of a head's block is query i -> key j.
     maps = synthetic_maps(["[CLS]", "a", "b", "c", "[SEP]"], layers=2, heads=3, seed=4)
     payload = build_payload(maps, words=False)
     blob = zlib.decompress(base64.b64decode(payload["data"]))
-    (level,) = payload["levels"]
-    n = level["n"]
+    (part,) = payload["parts"]
+    (level,) = part["levels"]
+    n = level["nq"]
     att = maps.attentions.numpy().astype(np.float64)
     for block, offset in enumerate(level["offsets"]):
         layer, head = divmod(block, 3)
@@ -148,7 +161,7 @@ def test_browser_decoder_gives_back_the_weights(top_k):
         )
     assert back["token"].shape == want.shape
     assert np.abs(back["token"] - want).max() <= MAX_ERROR + 1e-6
-    assert np.array_equal(back["token"], decode_payload(payload)["token"])
+    assert np.array_equal(back["token"], decode_payload(payload)["self"]["token"])
 
 
 def test_quantise_rounds_to_nearest_level():
@@ -165,7 +178,7 @@ def test_64_token_sentence_fits_in_250_kb(long64):
         size = len(view.html.encode("utf-8"))
         assert size == len(view)
         assert size <= 250_000, size
-        assert payload_of(view.html)["levels"][0]["layout"] == "dense"
+        assert payload_of(view.html)["parts"][0]["levels"][0]["layout"] == "dense"
     # The same tensor as full-precision JSON, as BertViz embeds it, is many times larger.
     assert len(json.dumps(long64.attentions.tolist())) > 8 * len(model_view(long64))
 
@@ -184,7 +197,7 @@ def test_tokens_are_escaped_in_the_payload():
     html = view.html
     assert html.count("<script") == 2 and html.count("</script>") == 2
     assert "<img" not in html and "\u2028" not in html
-    assert payload_of(html)["levels"][0]["tokens"] == tokens
+    assert payload_of(html)["parts"][0]["levels"][0]["query"]["tokens"] == tokens
     assert "猫" in html  # CJK stays readable in the source
 
 
@@ -199,9 +212,9 @@ def test_long_input_uses_top_k_per_query():
     maps = synthetic_maps([f"t{i}" for i in range(300)], layers=6, heads=12, seed=1)
     view = head_view(maps)
     payload = payload_of(view.html)
-    (level,) = payload["levels"][:1]
-    assert (level["layout"], level["k"], level["n"]) == ("topk", 8, 300)
-    back = torch.from_numpy(decode_payload(payload)["token"])
+    (level,) = payload["parts"][0]["levels"][:1]
+    assert (level["layout"], level["k"], level["nq"]) == ("topk", 8, 300)
+    back = torch.from_numpy(decode_payload(payload)["self"]["token"])
     kept = back > 0
     assert int(kept.sum(-1).max()) <= 8
     # What is kept is each row's largest weights, within the quantisation error.
@@ -217,26 +230,26 @@ def test_long_input_uses_top_k_per_query():
 
 def test_explicit_top_k_and_dense_limit(dog):
     payload = build_payload(dog, top_k=3)
-    assert {lv["layout"] for lv in payload["levels"]} == {"topk"}
-    assert all(lv["k"] == 3 for lv in payload["levels"])
-    back = decode_payload(payload)["token"]
+    assert {lv["layout"] for lv in payload["parts"][0]["levels"]} == {"topk"}
+    assert all(lv["k"] == 3 for lv in payload["parts"][0]["levels"])
+    back = decode_payload(payload)["self"]["token"]
     assert ((back > 0).sum(-1) <= 3).all()
-    assert build_payload(dog, dense_limit=5)["levels"][0]["layout"] == "topk"
+    assert build_payload(dog, dense_limit=5)["parts"][0]["levels"][0]["layout"] == "topk"
 
 
 def test_word_level_shares_blocks_when_no_word_is_split():
     maps = synthetic_maps(["[CLS]", "a", "b", "c", "[SEP]"])
     payload = build_payload(maps)
-    token, word = payload["levels"]
+    token, word = payload["parts"][0]["levels"]
     assert word["offsets"] == token["offsets"]
-    back = decode_payload(payload)
+    back = decode_payload(payload)["self"]
     assert np.array_equal(back["token"], back["word"])
 
 
 def test_words_can_be_left_out(dog):
-    assert [lv["name"] for lv in build_payload(dog, words=False)["levels"]] == ["token"]
+    assert [lv["name"] for lv in build_payload(dog, words=False)["parts"][0]["levels"]] == ["token"]
     word_maps = dog.to_words()
-    assert [lv["name"] for lv in build_payload(word_maps)["levels"]] == ["word"]
+    assert [lv["name"] for lv in build_payload(word_maps)["parts"][0]["levels"]] == ["word"]
 
 
 def test_view_object_html_and_page(dog, tmp_path):
@@ -302,3 +315,44 @@ def test_to_bertviz_equals_what_transformers_returns(dog):
     for got, want in zip(attention, ref, strict=True):
         assert got.shape == want.shape
         assert torch.allclose(got, want, atol=1e-6)
+
+
+def _causal(tokens, layers=2, heads=3, seed=0):
+    """Synthetic causal maps: each row a softmax over the keys up to and including itself."""
+    from dataclasses import replace
+
+    maps = synthetic_maps(tokens, layers=layers, heads=heads, seed=seed)
+    n = len(tokens)
+    gen = torch.Generator().manual_seed(seed)
+    scores = 3 * torch.randn(layers, heads, n, n, generator=gen)
+    hidden = torch.ones(n, n, dtype=torch.bool).triu(1)
+    att = torch.softmax(scores.masked_fill(hidden, float("-inf")), dim=-1)
+    return replace(maps, attentions=att, causal=True)
+
+
+def test_causal_part_stores_only_the_lower_triangle():
+    tokens = ["<s>", "a", "b", "猫", XSS, "c", "d"]
+    maps = _causal(tokens, seed=5)
+    payload = build_payload(maps, words=False)
+    (part,) = payload["parts"]
+    (level,) = part["levels"]
+    assert part["causal"] is True and level["layout"] == "tril"
+    n = len(tokens)
+    blob = zlib.decompress(base64.b64decode(payload["data"]))
+    assert len(blob) == 2 * 3 * n * (n + 1) // 2  # half a square per head, diagonal included
+    offsets = level["offsets"]
+    assert [b - a for a, b in zip(offsets, offsets[1:], strict=False)] == [n * (n + 1) // 2] * 5
+    # Key-major from the raw bytes: key 0's column (queries 0..n-1) comes first.
+    first = np.frombuffer(blob, np.uint8, n, offsets[0])
+    want = np.floor(maps.attentions[0, 0, :, 0].numpy().astype(np.float64) * 255 + 0.5)
+    assert np.array_equal(first, want.astype(np.uint8))
+    back = decode_payload(payload)["self"]["token"]
+    assert np.abs(back - maps.attentions.numpy()).max() <= MAX_ERROR + 1e-7
+    assert (np.triu(back, 1) == 0).all()  # nothing above the diagonal, exactly
+    got_tokens, js = js_decode(payload)
+    assert got_tokens == [tokens] and np.array_equal(js["token"], back)
+    # A bidirectional map of the same size is stored whole.
+    assert (
+        build_payload(synthetic_maps(tokens), words=False)["parts"][0]["levels"][0]["layout"]
+        == "dense"
+    )

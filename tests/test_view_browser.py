@@ -105,7 +105,7 @@ def test_head_view_selects_hovers_and_stays_offline(tab, dog, tmp_path):
     path = view.save(tmp_path / "head.html")
     t = tab()
     page = t.open(path)
-    weights = decode_payload(view.payload)["token"]
+    weights = decode_payload(view.payload)["self"]["token"]
 
     page.select_option("select[data-role=layer]", "3")
     page.select_option("select[data-role=head]", "7")

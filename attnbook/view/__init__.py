@@ -6,7 +6,7 @@ cell output on the book's static site, and saved as a standalone page.
 :func:`to_bertviz` hands the same maps to BertViz for readers who use it.
 """
 
-from attnbook.view.bertviz import to_bertviz
+from attnbook.view.bertviz import seq2seq_to_bertviz, to_bertviz
 from attnbook.view.html import AttentionView, head_view, model_view
 from attnbook.view.payload import MAX_ERROR, ViewInputError, build_payload, decode_payload
 
@@ -18,5 +18,6 @@ __all__ = [
     "decode_payload",
     "head_view",
     "model_view",
+    "seq2seq_to_bertviz",
     "to_bertviz",
 ]

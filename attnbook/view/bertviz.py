@@ -8,7 +8,7 @@ import torch
 
 from attnbook.view.payload import ViewInputError
 
-__all__ = ["to_bertviz"]
+__all__ = ["seq2seq_to_bertviz", "to_bertviz"]
 
 
 def to_bertviz(maps: Any) -> tuple[tuple[torch.Tensor, ...], list[str]]:
@@ -33,3 +33,37 @@ def to_bertviz(maps: Any) -> tuple[tuple[torch.Tensor, ...], list[str]]:
     if att.shape[-1] != len(tokens) or att.shape[-2] != len(tokens):
         raise ViewInputError(f"attentions {tuple(att.shape)} do not match {len(tokens)} tokens")
     return tuple(att[layer].unsqueeze(0) for layer in range(att.shape[0])), tokens
+
+
+def _per_layer(att: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    # [L, H, Q, K] -> L x [1, H, Q, K], as transformers returns them with output_attentions=True.
+    return tuple(att[layer].unsqueeze(0) for layer in range(att.shape[0]))
+
+
+def seq2seq_to_bertviz(maps: Any) -> dict[str, Any]:
+    """An encoder-decoder's maps as the keyword arguments of ``bertviz.head_view`` / ``model_view``.
+
+    ``bertviz.head_view(**seq2seq_to_bertviz(maps))``: ``encoder_attention``
+    (one ``[1, H, S, S]`` tensor per encoder layer), ``decoder_attention``
+    (``[1, H, T, T]`` per decoder layer), ``cross_attention`` (``[1, H, T, S]``
+    per decoder layer: rows are the decoder's tokens, columns the source's),
+    ``encoder_tokens`` (``S`` strings) and ``decoder_tokens`` (``T`` strings,
+    the decoder's input under teacher forcing).
+
+    Args:
+        maps: a :class:`~attnbook.seq2seq.Seq2SeqMaps` (token or word level).
+    """
+    parts = [getattr(maps, name, None) for name in ("encoder", "decoder", "cross")]
+    if any(getattr(p, "attentions", None) is None for p in parts):
+        raise ViewInputError(
+            "expected a Seq2SeqMaps (from attnbook.attend_seq2seq(source, target)), "
+            f"got {type(maps).__name__}"
+        )
+    encoder, decoder, cross = parts
+    return {
+        "encoder_attention": _per_layer(encoder.attentions),
+        "decoder_attention": _per_layer(decoder.attentions),
+        "cross_attention": _per_layer(cross.attentions),
+        "encoder_tokens": [str(t) for t in encoder.tokens],
+        "decoder_tokens": [str(t) for t in decoder.tokens],
+    }

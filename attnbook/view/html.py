@@ -123,15 +123,22 @@ def _view(
     threshold: float,
     dense_limit: int,
     lang: str | None,
+    part: str | None = None,
 ) -> AttentionView:
     if lang is not None and lang not in LANGUAGES:
         raise ViewInputError(
             f"lang must be one of {LANGUAGES} or None (the page's language), got {lang!r}"
         )
     payload = build_payload(maps, words=words, top_k=top_k, dense_limit=dense_limit)
+    names = [p["name"] for p in payload["parts"]]
+    if part is None:
+        part = "cross" if "cross" in names else names[0]
+    if part not in names:
+        raise ViewInputError(f"part must be one of {names} (or None), got {part!r}")
+    shown = payload["parts"][names.index(part)]
     for name, value, count in (
-        ("layer", layer, payload["layers"]),
-        ("head", head, payload["heads"]),
+        ("layer", layer, shown["layers"]),
+        ("head", head, shown["heads"]),
     ):
         if isinstance(value, bool) or not isinstance(value, int) or not -count <= value < count:
             raise ViewInputError(
@@ -141,10 +148,12 @@ def _view(
         raise ViewInputError(f"threshold must be in [0, 1), got {threshold!r}")
     payload["view"] = {
         "kind": kind,
-        "layer": layer % payload["layers"],
-        "head": head % payload["heads"],
+        "layer": layer % shown["layers"],
+        "head": head % shown["heads"],
         "threshold": float(threshold),
     }
+    if len(names) > 1:
+        payload["view"]["part"] = part
     if lang is not None:
         payload["view"]["lang"] = lang
     return AttentionView(kind, payload)
@@ -160,11 +169,13 @@ def head_view(
     threshold: float = 0.01,
     dense_limit: int = 128,
     lang: str | None = None,
+    part: str | None = None,
 ) -> AttentionView:
     """Interactive line view of one head, with layer and head selectors.
 
     Queries are on the left and keys on the right; a line's opacity is the
-    weight. Hovering or focusing (Tab) a token shows only its lines. A
+    weight. Given the maps of :func:`attnbook.attend_seq2seq`, it shows the
+    cross-attention: target tokens on the left, source tokens on the right. Hovering or focusing (Tab) a token shows only its lines. A
     "whole words" box switches to the word-level maps (``maps.to_words()``).
 
     Args:
@@ -176,13 +187,18 @@ def head_view(
         threshold: lines for weights below this are not drawn.
         lang: ``"en"`` or ``"ja"`` for the controls and captions; None (the
             default) follows the page the view is shown in (``<html lang>``).
+        part: for a :class:`~attnbook.seq2seq.Seq2SeqMaps`, the kind of
+            attention shown first: ``"encoder"``, ``"decoder"`` or ``"cross"``
+            (the default; a selector switches between them). In the cross
+            part the target's tokens (the queries) are on the left and the
+            source's (the keys) on the right.
 
     >>> from attnbook.maps import attend
     >>> view = head_view(attend("The dog chased the cat."), layer=2, head=5)
     >>> view.kind, "<script src" in view.html, len(view) < 100_000
     ('head', False, True)
     """
-    return _view("head", maps, layer, head, words, top_k, threshold, dense_limit, lang)
+    return _view("head", maps, layer, head, words, top_k, threshold, dense_limit, lang, part)
 
 
 def model_view(
@@ -195,6 +211,7 @@ def model_view(
     threshold: float = 0.01,
     dense_limit: int = 128,
     lang: str | None = None,
+    part: str | None = None,
 ) -> AttentionView:
     """Every head at once as small line views (rows = layers, columns = heads).
 
@@ -206,4 +223,4 @@ def model_view(
     >>> model_view(attend("The dog chased the cat.")).kind
     'model'
     """
-    return _view("model", maps, layer, head, words, top_k, threshold, dense_limit, lang)
+    return _view("model", maps, layer, head, words, top_k, threshold, dense_limit, lang, part)

@@ -7,14 +7,19 @@
  *                             decode(payload, bytes) -> source
  *                             decodePayload(payload) -> Promise<source>
  *                             source({model, layers, heads, levels}) -> source
+ *                             source({model, parts: [...]}) -> source
  *   drawing:                  mount(root, source, options) -> view
  *                             view.render(newSource) / view.select({...}) /
  *                             view.state() / view.destroy()
  *
- * A "source" is {model, layers, heads, levels: [{name, tokens, special, n, k,
- * weights(layer, head) -> Float32Array n*n, query-major: [i*n + j] is query i
- * -> key j}]}. A page that computes attention itself (the playground) builds
- * one with `source()` and re-renders with `view.render()`.
+ * A "source" is {model, parts: [{name, layers, heads, causal, levels: [{name,
+ * query: {tokens, special}, key: {tokens, special}, nq, nk, k,
+ * weights(layer, head) -> Float32Array nq*nk, query-major: [i*nk + j] is query
+ * i -> key j}]}]}. A part is one kind of attention: "self" (one text), or
+ * "encoder", "decoder" and "cross" (an encoder-decoder: the cross part's
+ * queries are the target's tokens, its keys the source's). A page that
+ * computes attention itself (the playground) builds one with `source()` and
+ * re-renders with `view.render()`.
  *
  * Inlined once per view by attnbook/view/html.py; loads nothing from the
  * network. Each inlined copy mounts the view it belongs to. A view's state
@@ -48,30 +53,42 @@
     });
   }
 
-  /* One level of a payload: weights(layer, head), decoded on first use. */
-  function payloadLevel(payload, meta, blob) {
-    var n = meta.n, k = meta.k, heads = payload.heads, scale = payload.scale;
+  function axis(a, fallback) {
+    a = a || fallback;
+    var tokens = a.tokens.map(String);
+    return { tokens: tokens, special: a.special || tokens.map(function () { return false; }) };
+  }
+
+  /* One level of a payload part: weights(layer, head), decoded on first use. */
+  function payloadLevel(part, meta, blob, scale) {
+    var nq = meta.nq, nk = meta.nk, k = meta.k, heads = part.heads;
     var cache = {};
     function weights(layer, head) {
       var key = layer * heads + head;
       if (cache[key]) return cache[key];
       var off = meta.offsets[key];
       if (off === undefined) fail("no block for layer " + layer + ", head " + head);
-      var w = new Float32Array(n * n), i, j;
+      var w = new Float32Array(nq * nk), i, j, p;
       if (meta.layout === "dense") {
-        // Stored key-major: byte j*n + i is query i -> key j.
-        if (off + n * n > blob.length) fail("payload too short");
-        for (j = 0; j < n; j++) for (i = 0; i < n; i++) w[i * n + j] = blob[off + j * n + i] / scale;
+        // Stored key-major: byte j*nq + i is query i -> key j.
+        if (off + nq * nk > blob.length) fail("payload too short");
+        for (j = 0; j < nk; j++) for (i = 0; i < nq; i++) w[i * nk + j] = blob[off + j * nq + i] / scale;
+      } else if (meta.layout === "tril") {
+        // Causal, nq == nk: key j's column holds queries j..n-1; the rest stays exactly 0.
+        if (nq !== nk) fail("a tril block must be square");
+        if (off + (nq * (nq + 1)) / 2 > blob.length) fail("payload too short");
+        p = off;
+        for (j = 0; j < nk; j++) for (i = j; i < nq; i++) w[i * nk + j] = blob[p++] / scale;
       } else if (meta.layout === "topk") {
-        // n*k little-endian uint16 key indices, then n*k weight bytes.
-        var vals = off + 2 * n * k;
-        if (vals + n * k > blob.length) fail("payload too short");
-        for (i = 0; i < n; i++) {
+        // nq*k little-endian uint16 key indices, then nq*k weight bytes.
+        var vals = off + 2 * nq * k;
+        if (vals + nq * k > blob.length) fail("payload too short");
+        for (i = 0; i < nq; i++) {
           for (var r = 0; r < k; r++) {
-            var p = i * k + r;
+            p = i * k + r;
             j = blob[off + 2 * p] | (blob[off + 2 * p + 1] << 8);
-            if (j >= n) fail("key index out of range");
-            w[i * n + j] = blob[vals + p] / scale;
+            if (j >= nk) fail("key index out of range");
+            w[i * nk + j] = blob[vals + p] / scale;
           }
         }
       } else {
@@ -80,21 +97,27 @@
       cache[key] = w;
       return w;
     }
+    var query = axis(meta.query);
     return {
       name: meta.name,
-      tokens: meta.tokens,
-      special: meta.special,
-      n: n,
+      query: query,
+      key: meta.key ? axis(meta.key) : query,
+      nq: nq,
+      nk: nk,
       k: meta.layout === "topk" ? k : null,
       weights: weights,
     };
   }
 
   function decode(payload, bytes) {
-    if (!payload || payload.version !== 1) fail("unsupported payload version");
-    var levels = [];
-    for (var i = 0; i < payload.levels.length; i++) levels.push(payloadLevel(payload, payload.levels[i], bytes));
-    return { model: payload.model || "", layers: payload.layers, heads: payload.heads, levels: levels };
+    if (!payload || payload.version !== 2) fail("unsupported payload version");
+    var parts = [];
+    for (var p = 0; p < payload.parts.length; p++) {
+      var part = payload.parts[p], levels = [];
+      for (var i = 0; i < part.levels.length; i++) levels.push(payloadLevel(part, part.levels[i], bytes, payload.scale));
+      parts.push({ name: part.name, layers: part.layers, heads: part.heads, causal: !!part.causal, levels: levels });
+    }
+    return { model: payload.model || "", parts: parts };
   }
 
   function decodePayload(payload) {
@@ -103,38 +126,54 @@
     });
   }
 
-  /* A source from weights computed elsewhere. Each level's `attentions` is a
-   * Float32Array of layers*heads*n*n (layer-, head-, query-major) or nested
+  /* One part of a source from weights computed elsewhere. Each level has
+   * `tokens` (self-attention) or `queryTokens` and `keyTokens` (with
+   * `special` or `querySpecial` / `keySpecial`), and `attentions`: a
+   * Float32Array of layers*heads*nq*nk (layer-, head-, query-major) or nested
    * arrays [layers][heads][queries][keys]. */
-  function source(spec) {
+  function sourcePart(spec, denseLimit) {
     var L = spec.layers, H = spec.heads, levels = [];
     if (!(L > 0 && H > 0)) fail("layers and heads must be positive");
     for (var v = 0; v < spec.levels.length; v++) {
-      var lv = spec.levels[v], n = lv.tokens.length, a = lv.attentions;
+      var lv = spec.levels[v];
+      var query = axis({ tokens: lv.queryTokens || lv.tokens, special: lv.querySpecial || lv.special });
+      var key = lv.keyTokens ? axis({ tokens: lv.keyTokens, special: lv.keySpecial }) : query;
+      var nq = query.tokens.length, nk = key.tokens.length, a = lv.attentions;
       if (!(a instanceof Float32Array)) {
-        var flat = new Float32Array(L * H * n * n), p = 0;
+        var flat = new Float32Array(L * H * nq * nk), p = 0;
         for (var l = 0; l < L; l++)
           for (var h = 0; h < H; h++)
-            for (var i = 0; i < n; i++) for (var j = 0; j < n; j++) flat[p++] = a[l][h][i][j];
+            for (var i = 0; i < nq; i++) for (var j = 0; j < nk; j++) flat[p++] = a[l][h][i][j];
         a = flat;
       }
-      if (a.length !== L * H * n * n) fail("attentions do not match " + L + "x" + H + "x" + n + "x" + n);
+      if (a.length !== L * H * nq * nk) fail("attentions do not match " + L + "x" + H + "x" + nq + "x" + nk);
       levels.push({
         name: lv.name || "token",
-        tokens: lv.tokens.map(String),
-        special: lv.special || lv.tokens.map(function () { return false; }),
-        n: n,
+        query: query,
+        key: key,
+        nq: nq,
+        nk: nk,
         // Long inputs are drawn with each query's top 8 keys, like the Python views.
-        k: n > (spec.denseLimit || 128) ? Math.min(8, n) : null,
-        weights: (function (arr, n) {
+        k: Math.max(nq, nk) > (denseLimit || 128) ? Math.min(8, nk) : null,
+        weights: (function (arr, size) {
           return function (layer, head) {
-            var size = n * n, off = (layer * H + head) * size;
+            var off = (layer * H + head) * size;
             return arr.subarray(off, off + size);
           };
-        })(a, n),
+        })(a, nq * nk),
       });
     }
-    return { model: spec.model || "", layers: L, heads: H, levels: levels };
+    return { name: spec.name || "self", layers: L, heads: H, causal: !!spec.causal, levels: levels };
+  }
+
+  /* A source from weights computed elsewhere: {model, layers, heads, levels}
+   * (one self-attention part) or {model, parts: [{name, layers, heads,
+   * causal, levels}]}. */
+  function source(spec) {
+    var specs = spec.parts || [spec], parts = [];
+    for (var i = 0; i < specs.length; i++) parts.push(sourcePart(specs[i], spec.denseLimit));
+    if (!parts.length) fail("a source needs at least one part");
+    return { model: spec.model || "", parts: parts };
   }
 
   // ----- labels -------------------------------------------------------------
@@ -144,16 +183,22 @@
       layer: "Layer",
       head: "Head",
       words: "whole words",
+      attention: "Attention",
       query: "query",
       key: "key",
+      target: "target (queries)",
+      source: "source (keys)",
+      part: { self: "self-attention", encoder: "encoder self-attention", decoder: "decoder self-attention (causal)", cross: "cross-attention" },
       lines: "attention lines",
       allHeads: "all heads",
       colHead: function (h) { return "head " + h; },
       rowLayer: function (l) { return "layer " + l; },
       cell: function (l, h) { return "layer " + l + ", head " + h; },
       tokenLabel: function (side, t) { return (side === "q" ? "query " : "key ") + t; },
-      where: function (l, h, n, word) {
-        return "layer " + l + ", head " + h + " (0-indexed), " + n + (word ? " words" : " tokens");
+      where: function (l, h, n, word, nk) {
+        var unit = word ? " words" : " tokens";
+        if (nk === undefined || nk === n) return "layer " + l + ", head " + h + " (0-indexed), " + n + unit;
+        return "layer " + l + ", head " + h + " (0-indexed), " + n + " queries × " + nk + " keys (" + unit.trim() + ")";
       },
       topk: function (k) { return "; top " + k + " keys per query"; },
       from: function (t) { return "; from “" + t + "”"; },
@@ -166,16 +211,22 @@
       layer: "層",
       head: "ヘッド",
       words: "単語単位",
+      attention: "アテンション",
       query: "クエリ",
       key: "キー",
+      target: "出力側（クエリ）",
+      source: "入力側（キー）",
+      part: { self: "自己注意", encoder: "エンコーダーの自己注意", decoder: "デコーダーの自己注意（因果）", cross: "クロスアテンション" },
       lines: "アテンションの線",
       allHeads: "すべてのヘッド",
       colHead: function (h) { return "ヘッド " + h; },
       rowLayer: function (l) { return "層 " + l; },
       cell: function (l, h) { return "層 " + l + "・ヘッド " + h; },
       tokenLabel: function (side, t) { return (side === "q" ? "クエリ " : "キー ") + t; },
-      where: function (l, h, n, word) {
-        return "層 " + l + "・ヘッド " + h + "（0 始まり）、" + n + (word ? " 単語" : " トークン");
+      where: function (l, h, n, word, nk) {
+        var unit = word ? "単語" : "トークン";
+        if (nk === undefined || nk === n) return "層 " + l + "・ヘッド " + h + "（0 始まり）、" + n + " " + unit;
+        return "層 " + l + "・ヘッド " + h + "（0 始まり）、クエリ " + n + " × キー " + nk + "（" + unit + "）";
       },
       topk: function (k) { return "、各クエリの上位 " + k + " キーのみ"; },
       from: function (t) { return "。「" + t + "」からの線"; },
@@ -216,9 +267,10 @@
     return e;
   }
 
-  /* Draw `src` into `root`. options: kind ("head" | "model"), layer, head,
-   * threshold (lines below it are not drawn), lang ("en" | "ja"), words (start
-   * on the word level). Mounting again on the same root replaces the view. */
+  /* Draw `src` into `root`. options: kind ("head" | "model"), part (index or
+   * name of the part shown first), layer, head, threshold (lines below it are
+   * not drawn), lang ("en" | "ja"), words (start on the word level). Mounting
+   * again on the same root replaces the view. */
   function mount(root, src, options) {
     var old = views && views.get(root);
     if (old) old.destroy();
@@ -229,22 +281,39 @@
     var uid = "attnbook-" + ++counter + "-" + Math.random().toString(36).slice(2, 8);
     var body = h("div", { class: "ab-body" }, root);
     var cleanups = [];
-    var state = { layer: opts.layer || 0, head: opts.head || 0, level: opts.words ? 1 : 0, focus: null };
+    var state = { part: opts.part || 0, layer: opts.layer || 0, head: opts.head || 0, level: opts.words ? 1 : 0, focus: null };
     var entryCache = {};
     var cur, selects, stage, caption, geo, thumbs;
 
+    function part() {
+      return cur.parts[state.part];
+    }
     function level() {
-      return cur.levels[state.level];
+      return part().levels[state.level];
+    }
+    function partIndex(p) {
+      if (typeof p === "string") {
+        for (var i = 0; i < cur.parts.length; i++) if (cur.parts[i].name === p) return i;
+        return 0;
+      }
+      return Math.max(0, Math.min(p || 0, cur.parts.length - 1));
+    }
+    /* Keep layer, head and level inside the current part. */
+    function clamp() {
+      state.part = partIndex(state.part);
+      state.layer = Math.max(0, Math.min(state.layer, part().layers - 1));
+      state.head = Math.max(0, Math.min(state.head, part().heads - 1));
+      state.level = Math.max(0, Math.min(state.level, part().levels.length - 1));
     }
     /* [query, key, weight] of one head with weight >= threshold. */
     function entries(layer, head) {
-      var key = state.level + ":" + layer + ":" + head;
+      var key = state.part + ":" + state.level + ":" + layer + ":" + head;
       if (entryCache[key]) return entryCache[key];
-      var lv = level(), n = lv.n, w = lv.weights(layer, head), out = [], k = lv.k;
-      for (var i = 0; i < n; i++) {
+      var lv = level(), nq = lv.nq, nk = lv.nk, w = lv.weights(layer, head), out = [], k = lv.k;
+      for (var i = 0; i < nq; i++) {
         var row = [];
-        for (var j = 0; j < n; j++) {
-          var x = w[i * n + j];
+        for (var j = 0; j < nk; j++) {
+          var x = w[i * nk + j];
           if (x > 0 && x >= threshold) row.push([i, j, x]);
         }
         // Long inputs: only each query's k largest weights (as the payload's top-k layout).
@@ -272,17 +341,34 @@
         });
         return e;
       }
-      selects = {
-        layer: select("layer", T.layer, cur.layers, state.layer, function (v) {
-          state.layer = v;
+      selects = {};
+      if (cur.parts.length > 1) {
+        // One kind of attention at a time (encoder, decoder, cross): their sizes differ.
+        var pid = uid + "-part";
+        h("label", { for: pid }, controls, T.attention + " ");
+        var ps = h("select", { id: pid, "data-role": "part" }, controls);
+        for (var q = 0; q < cur.parts.length; q++) {
+          var name = cur.parts[q].name;
+          var o = h("option", { value: String(q), "data-part": name }, ps, T.part[name] || name);
+          if (q === state.part) o.selected = true;
+        }
+        ps.addEventListener("change", function () {
+          state.part = parseInt(ps.value, 10);
+          clamp();
+          build();
           update();
-        }),
-        head: select("head", T.head, cur.heads, state.head, function (v) {
-          state.head = v;
-          update();
-        }),
-      };
-      if (cur.levels.length > 1) {
+        });
+        selects.part = ps;
+      }
+      selects.layer = select("layer", T.layer, part().layers, state.layer, function (v) {
+        state.layer = v;
+        update();
+      });
+      selects.head = select("head", T.head, part().heads, state.head, function (v) {
+        state.head = v;
+        update();
+      });
+      if (part().levels.length > 1) {
         var id = uid + "-words";
         var box = h("input", { type: "checkbox", id: id, "data-role": "words" }, controls);
         box.checked = state.level === 1;
@@ -300,10 +386,10 @@
     function describe() {
       var lv = level();
       var model = cur.model ? cur.model.split("/").pop() + " — " : "";
-      var text = model + T.where(state.layer, state.head, lv.n, lv.name === "word");
+      var text = model + T.where(state.layer, state.head, lv.nq, lv.name === "word", lv.nk);
       if (lv.k) text += T.topk(lv.k);
       if (state.focus) {
-        var t = lv.tokens[state.focus.index];
+        var t = (state.focus.side === "q" ? lv.query : lv.key).tokens[state.focus.index];
         text += state.focus.side === "q" ? T.from(t) : T.into(t);
       } else {
         text += T.hint;
@@ -312,46 +398,51 @@
     }
 
     function drawStage() {
-      var lv = level(), n = lv.n;
+      var lv = level(), nq = lv.nq, nk = lv.nk, cross = part().name === "cross";
       while (stage.firstChild) stage.removeChild(stage.firstChild);
       var svg = s("svg", { class: "ab-svg", role: "group", "aria-label": T.lines }, stage);
       var measure = s("text", { class: "ab-text" }, svg);
-      var width = 30, shown = [];
-      for (var i = 0; i < n; i++) {
-        // Very long tokens are shortened on screen; the full string is in a tooltip.
-        var label = lv.tokens[i];
-        measure.textContent = label;
-        while (label.length > 4 && measure.getComputedTextLength() > MAXW) {
-          label = label.slice(0, -2);
-          measure.textContent = label + "…";
+      /* Each side's labels, very long tokens shortened on screen (the full string is a tooltip). */
+      function fit(tokens) {
+        var width = 30, shown = [];
+        for (var i = 0; i < tokens.length; i++) {
+          var label = tokens[i];
+          measure.textContent = label;
+          while (label.length > 4 && measure.getComputedTextLength() > MAXW) {
+            label = label.slice(0, -2);
+            measure.textContent = label + "…";
+          }
+          shown.push(measure.textContent);
+          width = Math.max(width, measure.getComputedTextLength());
         }
-        shown.push(measure.textContent);
-        width = Math.max(width, measure.getComputedTextLength());
+        return { shown: shown, width: Math.ceil(width) + 2 * PAD };
       }
+      var left = fit(lv.query.tokens), right = lv.key === lv.query ? left : fit(lv.key.tokens);
       svg.removeChild(measure);
-      width = Math.ceil(width) + 2 * PAD;
-      var xl = width, xr = width + GAP, total = 2 * width + GAP, height = n * ROW + 24;
+      var xl = left.width, xr = left.width + GAP, total = left.width + GAP + right.width;
+      var height = Math.max(nq, nk) * ROW + 24;
       svg.setAttribute("width", total);
       svg.setAttribute("height", height);
       svg.setAttribute("viewBox", "0 0 " + total + " " + height);
-      s("text", { x: xl - PAD, y: 12, class: "ab-head", "text-anchor": "end" }, svg).textContent = T.query;
-      s("text", { x: xr + PAD, y: 12, class: "ab-head" }, svg).textContent = T.key;
+      // A cross part: the target (queries) on the left, the source (keys) on the right.
+      s("text", { x: xl - PAD, y: 12, class: "ab-head", "text-anchor": "end" }, svg).textContent = cross ? T.target : T.query;
+      s("text", { x: xr + PAD, y: 12, class: "ab-head" }, svg).textContent = cross ? T.source : T.key;
       var lines = s("g", { class: "ab-lines" }, svg);
       var layer = s("g", {}, svg);
       var toks = [];
       function token(side, i) {
-        var y = 24 + i * ROW;
+        var y = 24 + i * ROW, ax = side === "q" ? lv.query : lv.key, fitted = side === "q" ? left : right;
         var g = s("g", { class: "ab-tok", tabindex: "0", "data-side": side, "data-index": String(i) }, layer);
-        g.setAttribute("aria-label", T.tokenLabel(side, lv.tokens[i]));
-        s("rect", { x: side === "q" ? 0 : xr, y: y, width: width, height: ROW - 2, rx: 3 }, g);
+        g.setAttribute("aria-label", T.tokenLabel(side, ax.tokens[i]));
+        s("rect", { x: side === "q" ? 0 : xr, y: y, width: fitted.width, height: ROW - 2, rx: 3 }, g);
         var t = s("text", {
           x: side === "q" ? xl - PAD : xr + PAD,
           y: y + ROW / 2 + 3,
           "text-anchor": side === "q" ? "end" : "start",
-          class: "ab-text" + (lv.special[i] ? " ab-special" : ""),
+          class: "ab-text" + (ax.special[i] ? " ab-special" : ""),
         }, g);
-        t.textContent = shown[i];
-        s("title", {}, g).textContent = lv.tokens[i];
+        t.textContent = fitted.shown[i];
+        s("title", {}, g).textContent = ax.tokens[i];
         function on() {
           state.focus = { side: side, index: i };
           drawLines();
@@ -368,10 +459,9 @@
         g.addEventListener("blur", off);
         toks.push({ side: side, index: i, el: g });
       }
-      for (var q = 0; q < n; q++) {
-        token("q", q);
-        token("k", q);
-      }
+      // In tab order: every query, then every key.
+      for (var q = 0; q < nq; q++) token("q", q);
+      for (var k = 0; k < nk; k++) token("k", k);
       geo = { lines: lines, xl: xl, xr: xr, toks: toks };
       drawLines();
     }
@@ -406,6 +496,7 @@
         var sel = thumbs[t].layer === state.layer && thumbs[t].head === state.head;
         thumbs[t].button.setAttribute("aria-pressed", sel ? "true" : "false");
       }
+      if (selects.part) selects.part.value = String(state.part);
       selects.layer.value = String(state.layer);
       selects.head.value = String(state.head);
       drawStage();
@@ -415,10 +506,11 @@
     function buildGrid() {
       var grid = h("div", { class: "ab-grid", role: "group", "aria-label": T.allHeads }, body);
       h("div", { class: "ab-corner" }, grid);
-      for (var c = 0; c < cur.heads; c++) h("div", { class: "ab-collabel" }, grid, T.colHead(c));
-      for (var l = 0; l < cur.layers; l++) {
+      var L = part().layers, H = part().heads;
+      for (var c = 0; c < H; c++) h("div", { class: "ab-collabel" }, grid, T.colHead(c));
+      for (var l = 0; l < L; l++) {
         h("div", { class: "ab-rowlabel" }, grid, T.rowLayer(l));
-        for (var hd = 0; hd < cur.heads; hd++) {
+        for (var hd = 0; hd < H; hd++) {
           var b = h("button", {
             type: "button", class: "ab-thumb", "aria-pressed": "false",
             "aria-label": T.cell(l, hd),
@@ -436,12 +528,12 @@
           thumbs.push({ layer: l, head: hd, button: b, canvas: cv });
         }
       }
-      grid.style.gridTemplateColumns = "auto repeat(" + cur.heads + ", auto)";
+      grid.style.gridTemplateColumns = "auto repeat(" + H + ", auto)";
     }
 
     function drawThumbs() {
       if (!thumbs.length) return;
-      var n = level().n, f = state.focus;
+      var lv = level(), f = state.focus;
       var colour = global.getComputedStyle(root).getPropertyValue("--ab-line").trim() || "#3b528b";
       for (var t = 0; t < thumbs.length; t++) {
         var th = thumbs[t], ctx = th.canvas.getContext("2d");
@@ -450,15 +542,16 @@
         ctx.clearRect(0, 0, size, size);
         ctx.strokeStyle = colour;
         ctx.lineWidth = 1.5;
-        var step = (size - 2 * top) / Math.max(n - 1, 1);
+        // Queries down the left edge, keys down the right, each side spread over the height.
+        var stepQ = (size - 2 * top) / Math.max(lv.nq - 1, 1), stepK = (size - 2 * top) / Math.max(lv.nk - 1, 1);
         var es = entries(th.layer, th.head);
         for (var e = 0; e < es.length; e++) {
           var i = es[e][0], j = es[e][1];
           if (f && ((f.side === "q" && f.index !== i) || (f.side === "k" && f.index !== j))) continue;
           ctx.globalAlpha = es[e][2];
           ctx.beginPath();
-          ctx.moveTo(0.1 * size, top + i * step);
-          ctx.lineTo(0.9 * size, top + j * step);
+          ctx.moveTo(0.1 * size, top + i * stepQ);
+          ctx.lineTo(0.9 * size, top + j * stepK);
           ctx.stroke();
         }
         ctx.globalAlpha = 1;
@@ -467,12 +560,13 @@
 
     /* Show new weights (same or other tokens): keeps layer, head and level where they exist. */
     function render(next) {
-      if (!next || !next.levels || !next.levels.length) fail("a source needs at least one level");
+      if (!next || !next.parts || !next.parts.length) fail("a source needs at least one part");
+      for (var p = 0; p < next.parts.length; p++) {
+        if (!next.parts[p].levels || !next.parts[p].levels.length) fail("a part needs at least one level");
+      }
       cur = next;
       entryCache = {};
-      state.layer = Math.max(0, Math.min(state.layer, cur.layers - 1));
-      state.head = Math.max(0, Math.min(state.head, cur.heads - 1));
-      state.level = Math.min(state.level, cur.levels.length - 1);
+      clamp();
       build();
       update();
       root.setAttribute("data-attnbook-ready", "true");
@@ -501,15 +595,23 @@
     var view = {
       render: render,
       select: function (sel) {
-        if (sel.layer !== undefined) state.layer = Math.max(0, Math.min(sel.layer, cur.layers - 1));
-        if (sel.head !== undefined) state.head = Math.max(0, Math.min(sel.head, cur.heads - 1));
-        if (sel.words !== undefined) state.level = sel.words && cur.levels.length > 1 ? 1 : 0;
+        if (sel.part !== undefined) state.part = partIndex(sel.part);
+        if (sel.layer !== undefined) state.layer = sel.layer;
+        if (sel.head !== undefined) state.head = sel.head;
+        if (sel.words !== undefined) state.level = sel.words ? 1 : 0;
+        clamp();
         build();
         update();
         return view;
       },
       state: function () {
-        return { layer: state.layer, head: state.head, words: state.level === 1, focus: state.focus };
+        return {
+          part: part().name,
+          layer: state.layer,
+          head: state.head,
+          words: state.level === 1,
+          focus: state.focus,
+        };
       },
       destroy: function () {
         cleanups.forEach(function (c) { c(); });
@@ -536,7 +638,7 @@
     if (!data) return;
     root.setAttribute("data-attnbook-ready", "loading");
     var payload = JSON.parse(data.textContent), v = payload.view || {};
-    var opts = { kind: v.kind, layer: v.layer, head: v.head, threshold: v.threshold, lang: v.lang };
+    var opts = { kind: v.kind, part: v.part, layer: v.layer, head: v.head, threshold: v.threshold, lang: v.lang };
     var T = LABELS[languageOf(root, v.lang)];
     lib.decodePayload(payload).then(
       function (src) {
@@ -550,8 +652,9 @@
     );
   }
 
-  var lib = existing && existing.version === 2 ? existing : {
-    version: 2,
+  // version 3: sources with parts (payload v2). An older copy on the page is replaced.
+  var lib = existing && existing.version === 3 ? existing : {
+    version: 3,
     inflate: inflate,
     decode: decode,
     decodePayload: decodePayload,
