@@ -12,13 +12,22 @@ wall time, so a run slowed down by other processes on the machine can be told
 apart from a slow model; ``--gate cpu`` applies the limit to CPU time instead
 of wall time (for a machine that is known to be busy).
 
+With ``--models induction`` (default: ``encoder induction``) it trains the
+induction-head decoder (``InductionConfig()``, chapter 12) for each of
+``--induction-seeds`` (0 1 2), prints its time, the best layer-0
+previous-token and layer-1 prefix-matching heads, trained and untrained, and
+the number of seeds in which both appear, and gates it at
+``--induction-limit`` seconds (default 15).
+
 With ``--models translator`` (or ``encoder translator``) it also trains the
 toy English -> Japanese translator (``TranslatorConfig()``, chapter 13) for
 each seed, prints its time, exact-match and alignment counts, and gates it at
 ``--translator-limit`` seconds (default 15).
 
     python benchmarks/bench_toy.py [--seeds 0 1 2 3 4] [--threads 1] [--limit 60] [--gate wall]
-                                   [--store] [--models encoder translator] [--translator-limit 15]
+                                   [--store] [--models encoder induction translator]
+                                   [--translator-limit 15] [--induction-seeds 0 1 2]
+                                   [--induction-limit 15]
 """
 
 from __future__ import annotations
@@ -33,7 +42,10 @@ import torch
 
 from attnbook.toy import ToyConfig, clark_table, particle_heads, store, train
 from attnbook.toy import translate as tr
+from attnbook.toy.circuit import APPEARS_AT, InductionStudy, seed_induction
 from attnbook.toy.experiment import seed_summary
+from attnbook.toy.induction import InductionConfig, train_induction
+from attnbook.toy.induction import store as store_induction
 
 
 def bench_translator(seeds, threads: int, limit: float, gate: str) -> list[tuple[int, float]]:
@@ -63,6 +75,42 @@ def bench_translator(seeds, threads: int, limit: float, gate: str) -> list[tuple
     return slow
 
 
+def bench_induction(seeds, threads: int, limit: float, gate: str, keep: bool) -> list:
+    """Train the induction-head decoder per seed (never from the cache); the runs over ``limit``."""
+    config = InductionConfig()
+    print(f"\n== induction heads: {config} ==")
+    slow, summaries = [], []
+    for seed in seeds:
+        cpu = time.process_time()
+        result = train_induction(config.replace(seed=seed), num_threads=threads)
+        cpu = time.process_time() - cpu
+        s = seed_induction(result)
+        summaries.append(s)
+        print(
+            f"seed {seed}: {result.seconds:.1f} s wall, {cpu:.1f} s CPU "
+            f"(load average {os.getloadavg()[0]:.1f}), weights {result.weights_hash[:16]}\n"
+            f"  loss first/second occurrence {s.loss_first:.2f}/{s.loss_second:.2f} nats "
+            f"(untrained {s.untrained_loss_first:.2f}/{s.untrained_loss_second:.2f})\n"
+            f"  layer 0 head {s.previous_head}: previous-token {s.previous_score:.3f} "
+            f"(untrained best {s.untrained_previous_score:.3f})\n"
+            f"  layer 1 head {s.induction_head}: prefix-matching {s.induction_score:.3f} "
+            f"(untrained best {s.untrained_induction_score:.3f}); both from step {s.emerged_at}",
+            flush=True,
+        )
+        if keep:
+            print(f"  stored in {store_induction(result)}")
+        spent = result.seconds if gate == "wall" else cpu
+        if spent > limit:
+            slow.append((seed, round(spent, 1)))
+    study = InductionStudy(config=config, seeds=tuple(summaries))
+    print(
+        f"previous-token head in {study.n_previous}, induction head in {study.n_induction}, "
+        f"both in {study.n_both} of {study.n} seeds (threshold {APPEARS_AT}; "
+        f"untrained best {study.untrained_best:.3f})"
+    )
+    return slow
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
@@ -75,10 +123,26 @@ def main() -> int:
         help="put the trained models into the cache ($ATTNBOOK_CACHE), so the book reuses them",
     )
     parser.add_argument(
-        "--models", nargs="+", choices=["encoder", "translator"], default=["encoder"]
+        "--models",
+        nargs="+",
+        choices=["encoder", "induction", "translator"],
+        default=["encoder", "induction"],
     )
     parser.add_argument("--translator-limit", type=float, default=15.0)
+    parser.add_argument("--induction-seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--induction-limit", type=float, default=15.0)
     args = parser.parse_args()
+    if "induction" in args.models:
+        slow_induction = bench_induction(
+            args.induction_seeds, args.threads, args.induction_limit, args.gate, args.store
+        )
+        if slow_induction:
+            print(
+                f"\nFAIL: the induction model took longer than {args.induction_limit:.0f} s "
+                f"{args.gate} for {slow_induction}"
+            )
+            return 1
+        print(f"\nOK: every induction run took at most {args.induction_limit:.0f} s {args.gate}")
     slow_translator = []
     if "translator" in args.models:
         slow_translator = bench_translator(
@@ -91,7 +155,10 @@ def main() -> int:
                 f"{args.gate} for {slow_translator}"
             )
             return 1
-        print(f"\nOK: every translator run took at most {args.translator_limit:.0f} s {args.gate}")
+        if "translator" in args.models:
+            print(
+                f"\nOK: every translator run took at most {args.translator_limit:.0f} s {args.gate}"
+            )
         return 0
 
     config = ToyConfig()

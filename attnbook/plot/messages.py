@@ -197,4 +197,27 @@ MESSAGES: dict[str, dict[str, str]] = {
     "arch_target_so_far": {"en": "target tokens so far", "ja": "ここまでの出力トークン"},
     "arch_next_token": {"en": "next token", "ja": "次のトークン"},
     "arch_keys_values": {"en": "keys and values", "ja": "キーとバリュー"},
+    # --- induction heads (toy decoder) ----------------------------------------
+    "score_mean_attention": {
+        "en": "score (mean attention weight)",
+        "ja": "スコア（アテンションの重みの平均）",
+    },
+    "loss_nats": {"en": "loss (nats)", "ja": "損失（ナット）"},
+    "seed_previous_head": {
+        "en": "seed {seed}: layer {layer}, head {head}, previous token",
+        "ja": "シード {seed}：層 {layer}・ヘッド {head}、直前トークン",
+    },
+    "seed_induction_head": {
+        "en": "seed {seed}: layer {layer}, head {head}, prefix matching",
+        "ja": "シード {seed}：層 {layer}・ヘッド {head}、プレフィックス一致",
+    },
+    "seed_first_occurrence": {
+        "en": "seed {seed}: first occurrence",
+        "ja": "シード {seed}：1 回目の出現",
+    },
+    "seed_second_occurrence": {
+        "en": "seed {seed}: second occurrence",
+        "ja": "シード {seed}：2 回目の出現",
+    },
+    "threshold_value": {"en": "threshold {value}", "ja": "しきい値 {value}"},
 }

@@ -8,6 +8,7 @@
 - :mod:`attnbook.toy.decoder_lm` -- the toy decoder trained GPT-style (next word), cached
   generation with a KV cache.
 - :mod:`attnbook.toy.induction` -- induction heads in a two-layer attention-only decoder.
+- :mod:`attnbook.toy.circuit` -- the induction circuit over seeds (best heads, emergence, counts).
 - :mod:`attnbook.toy.train` -- reproducible masked-word training with an on-disk cache.
 - :mod:`attnbook.toy.evaluate` -- Clark et al. (2019) style head scores vs fixed-offset baselines.
 
@@ -15,6 +16,7 @@ Layers and heads are 0-indexed throughout.
 """
 
 from attnbook.toy.cache import ToyCacheWarning, cache_dir
+from attnbook.toy.circuit import APPEARS_AT, InductionStudy, SeedInduction, induction_study
 from attnbook.toy.decoder_lm import (
     DecoderConfig,
     DecoderResult,
@@ -40,6 +42,7 @@ from attnbook.toy.grammar import (
     make_split,
     parse,
 )
+from attnbook.toy.induction import InductionConfig, load_or_train_induction
 from attnbook.toy.model import ToyDecoder, ToyEncoder, ToyEncoderDecoder, ToyOutput
 from attnbook.toy.train import (
     EXAMPLES,
@@ -54,11 +57,15 @@ from attnbook.toy.train import (
 
 __all__ = [
     "ALL_GROUPS",
+    "APPEARS_AT",
     "DecoderConfig",
     "DecoderResult",
     "EXAMPLES",
     "GROUPS",
+    "InductionConfig",
+    "InductionStudy",
     "RELATIONS",
+    "SeedInduction",
     "VOCAB",
     "Sentence",
     "ToyCacheWarning",
@@ -76,8 +83,10 @@ __all__ = [
     "encode",
     "generate",
     "head_accuracy",
+    "induction_study",
     "load_or_train",
     "load_or_train_decoder",
+    "load_or_train_induction",
     "make_split",
     "offset_baseline",
     "parse",

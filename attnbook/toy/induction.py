@@ -1,9 +1,10 @@
 """Induction heads (Olsson et al. 2022) in a two-layer attention-only decoder, on the CPU.
 
-The data: a start token, then ``m`` random tokens, then the *same* ``m``
-tokens again, then fresh random tokens up to a fixed length. ``m`` differs
-from sequence to sequence (between ``half // 2`` and ``half``), so no fixed
-offset finds the earlier copy: the model has to find it by content. The
+The data: a start token, ``f`` random filler tokens (``0 <= f <=
+max_prefix``), a run of ``m`` random tokens (``min_run <= m <= max_run``),
+the *same* ``m`` tokens again, then fresh random tokens up to a fixed length.
+``f`` and ``m`` differ from sequence to sequence, so no fixed offset or
+position finds the earlier copy: the model has to find it by content. The
 first occurrence cannot be predicted (its tokens are random); the second can,
 by copying: at the second occurrence of a token, look back at where it
 occurred before and predict the token that followed it there. Two heads
@@ -13,13 +14,18 @@ working together do this:
   every position;
 * an **induction head** (layer 1) looks for the position whose previous token
   is the current token -- the position *after* the current token's earlier
-  occurrence -- and copies what it finds there.
+  occurrence -- and copies what it finds there (its **prefix-matching**
+  score measures that attention).
 
-:func:`prefix_matching_scores` and :func:`previous_token_scores` measure the
-two patterns on held-out sequences; :func:`load_or_train_induction` trains
-(once, cached on disk like the toy encoder) and records the scores and the
-loss of each half while training.
+The model is a :class:`~attnbook.toy.ToyDecoder` with ``d_ff=0`` and, by
+default, Shortformer positions (``positions="qk"``: position embeddings in
+the queries and keys, not in the values), so the residual stream carries
+token content only and position can steer attention but not be copied.
+(With positions added to the input, our runs learned the copy task too, but
+through another route: no head in layer 0 attended to the previous token.)
 
+:func:`attnbook.toy.circuit.induction_study` trains several seeds, finds
+each seed's best heads and counts the seeds in which both heads appear.
 Layers and heads are 0-indexed.
 """
 
@@ -31,6 +37,7 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -38,18 +45,23 @@ from torch import Tensor
 
 from attnbook.toy import cache
 from attnbook.toy.grammar import ToyGrammarError
-from attnbook.toy.model import ToyDecoder
+from attnbook.toy.model import POSITIONS, ToyDecoder
 from attnbook.toy.train import weights_hash
 
 __all__ = [
     "BOS_ID",
     "InductionConfig",
     "InductionResult",
+    "InductionSnapshots",
+    "RepeatedBatch",
     "half_losses",
+    "induction_targets",
     "load_or_train_induction",
+    "measure",
     "prefix_matching_scores",
     "previous_token_scores",
     "repeated_sequences",
+    "store",
     "train_induction",
 ]
 
@@ -59,31 +71,61 @@ BOS_ID = 1
 
 @dataclass(frozen=True)
 class InductionConfig:
-    """Everything that determines one trained induction-head model."""
+    """Everything that determines one trained induction-head model.
+
+    Attributes:
+        seed: initial weights and training data.
+        num_tokens: random tokens to draw from (ids ``BOS_ID + 1`` ...).
+        min_run, max_run: bounds of the repeated run's length ``m``.
+        max_prefix: at most this many random filler tokens before the run
+            (0 = the run starts right after the start token).
+        d_model, num_layers, num_heads: the attention-only decoder.
+        positions: where position embeddings enter (:data:`~attnbook.toy.model.POSITIONS`).
+        steps, batch_size, lr: AdamW training, no weight decay.
+        snapshot_every: scores and held-out losses are recorded every this
+            many steps (and before training, step 0).
+        n_probe: held-out sequences the scores are measured on.
+    """
 
     seed: int = 0
-    num_tokens: int = 48  # random tokens to draw from (ids BOS_ID + 1 ...)
-    half: int = 16  # length of the random sequence that is repeated
+    num_tokens: int = 48
+    min_run: int = 8
+    max_run: int = 16
+    max_prefix: int = 0
     d_model: int = 64
     num_layers: int = 2
-    num_heads: int = 4
-    steps: int = 1000
+    num_heads: int = 2
+    positions: str = "qk"
+    steps: int = 600
     batch_size: int = 64
     lr: float = 3e-3
-    snapshot_every: int = 50
+    snapshot_every: int = 25
     n_probe: int = 256
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
-            if f.name in ("seed", "lr"):
+            if f.name in ("seed", "lr", "positions", "max_prefix"):
                 continue
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ToyGrammarError(
                     f"InductionConfig.{f.name} must be a positive int, got {value!r}"
                 )
-        if self.half < 2:
-            raise ToyGrammarError(f"InductionConfig.half must be >= 2, got {self.half}")
+        if not isinstance(self.max_prefix, int) or self.max_prefix < 0:
+            raise ToyGrammarError(
+                f"InductionConfig.max_prefix must be an int >= 0, got {self.max_prefix!r}"
+            )
+        if not 2 <= self.min_run <= self.max_run:
+            raise ToyGrammarError(
+                f"InductionConfig needs 2 <= min_run <= max_run, got min_run={self.min_run}, "
+                f"max_run={self.max_run}"
+            )
+        if self.positions not in POSITIONS:
+            raise ToyGrammarError(
+                f"InductionConfig.positions must be one of {POSITIONS}, got {self.positions!r}"
+            )
+        if not isinstance(self.lr, (int, float)) or not self.lr > 0:
+            raise ToyGrammarError(f"InductionConfig.lr must be a positive number, got {self.lr!r}")
         if self.d_model % self.num_heads:
             raise ToyGrammarError(
                 f"InductionConfig.d_model ({self.d_model}) must be divisible by num_heads "
@@ -92,8 +134,8 @@ class InductionConfig:
 
     @property
     def length(self) -> int:
-        """Tokens per sequence: the start token and the random half twice."""
-        return 1 + 2 * self.half
+        """Tokens per sequence: start token, longest filler, the longest run twice."""
+        return 1 + self.max_prefix + 2 * self.max_run
 
     @property
     def vocab_size(self) -> int:
@@ -114,32 +156,54 @@ class InductionConfig:
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
+class RepeatedBatch(NamedTuple):
+    """Sequences with a repeated run (see the module docstring).
+
+    Attributes:
+        ids: ``[N, T]`` token ids, ``ids[:, 0] == BOS_ID``.
+        run: ``[N]`` length ``m`` of each sequence's run.
+        start: ``[N]`` position of the run's first occurrence; the second
+            starts at ``start + run``.
+    """
+
+    ids: Tensor
+    run: Tensor
+    start: Tensor
+
+
 def repeated_sequences(
     config: InductionConfig, n: int, generator: torch.Generator
-) -> tuple[Tensor, Tensor]:
-    """``n`` sequences with a repeated random run.
+) -> RepeatedBatch:
+    """``n`` sequences of ``config.length`` tokens with a repeated random run.
 
-    Returns:
-        ``ids`` ``[n, 1 + 2 * half]``: the start token, ``m`` random tokens,
-        the same ``m`` again, then fresh random tokens; and ``m`` ``[n]``
-        (between ``half // 2`` and ``half``).
+    Position ``start + run + i`` holds the same token as ``start + i`` for
+    ``0 <= i < run``; every other token after the start token is drawn
+    uniformly from the ``num_tokens`` random tokens (so other repeats occur
+    only by chance).
     """
     t = config.length
     ids = torch.randint(BOS_ID + 1, config.vocab_size, (n, t), generator=generator)
     ids[:, 0] = BOS_ID
-    m = torch.randint(max(2, config.half // 2), config.half + 1, (n,), generator=generator)
-    for b in range(n):
-        run = ids[b, 1 : 1 + m[b]]
-        ids[b, 1 + m[b] : 1 + 2 * m[b]] = run
-    return ids, m
+    run = torch.randint(config.min_run, config.max_run + 1, (n,), generator=generator)
+    start = 1 + torch.randint(0, config.max_prefix + 1, (n,), generator=generator)
+    for b, (s, m) in enumerate(zip(start.tolist(), run.tolist(), strict=True)):
+        ids[b, s + m : s + 2 * m] = ids[b, s : s + m]
+    return RepeatedBatch(ids, run, start)
 
 
-def _induction_targets(m: Tensor, length: int) -> Tensor:
-    """``[N, T, T]`` one at (query ``1 + m + i``, key ``2 + i``) for ``i = 0..m-2``."""
-    target = torch.zeros(len(m), length, length)
-    for b, mb in enumerate(m.tolist()):
-        i = torch.arange(mb - 1)
-        target[b, 1 + mb + i, 2 + i] = 1.0
+def induction_targets(batch: RepeatedBatch) -> Tensor:
+    """``[N, T, T]``: 1 at (query ``start + m + i``, key ``start + i + 1``), ``i = 0..m-2``.
+
+    The query is the ``i``-th token's second occurrence, the key the token
+    that followed its first occurrence: where an induction head looks. The
+    run's last token is left out (what follows its first occurrence is the
+    second occurrence's first token, not part of the pattern being copied).
+    """
+    n, t = batch.ids.shape
+    target = torch.zeros(n, t, t)
+    for b, (s, m) in enumerate(zip(batch.start.tolist(), batch.run.tolist(), strict=True)):
+        i = torch.arange(m - 1)
+        target[b, s + m + i, s + 1 + i] = 1.0
     return target
 
 
@@ -147,56 +211,62 @@ def previous_token_scores(attentions: Tensor) -> Tensor:
     """Mean attention of each query to the token just before it: ``[..., L, H]``.
 
     Args:
-        attentions: ``[N, L, H, T, T]`` (queries ``1..T-1`` are averaged).
+        attentions: ``[N, L, H, T, T]`` (the queries ``1..T-1`` of every
+            sequence are averaged; query 0 has no previous token).
+
+    A head that always attends to the previous token scores 1; uniform
+    causal attention scores ``mean(1 / (q + 1) for q in 1..T-1)``.
     """
     prev = torch.diagonal(attentions, offset=-1, dim1=-2, dim2=-1)  # [N, L, H, T-1]
     return prev.mean(dim=(0, -1))
 
 
-def prefix_matching_scores(attentions: Tensor, m: Tensor) -> Tensor:
+def prefix_matching_scores(attentions: Tensor, batch: RepeatedBatch) -> Tensor:
     """Mean attention from each repeated token to the token *after* its first occurrence.
 
-    At position ``p = 1 + m + i`` (the second occurrence of the ``i``-th
-    random token), the induction target is ``2 + i``: the token that followed
-    the first occurrence. Averaged over ``i = 0..m-2`` (the last token's
-    successor is already the repeat) and over sequences.
+    Averaged over the pairs of :func:`induction_targets` of every sequence.
 
     Args:
         attentions: ``[N, L, H, T, T]``.
-        m: ``[N]`` length of each sequence's repeated run.
+        batch: the sequences the attentions were computed on.
 
     Returns:
-        ``[L, H]``.
+        ``[L, H]``; a perfect induction head scores 1.
     """
-    target = _induction_targets(m, attentions.shape[-1])[:, None, None]  # [N, 1, 1, T, T]
+    target = induction_targets(batch)[:, None, None]  # [N, 1, 1, T, T]
     return (attentions * target).sum(dim=(0, -2, -1)) / target.sum()
 
 
-def half_losses(logits: Tensor, ids: Tensor, m: Tensor) -> tuple[float, float]:
+def half_losses(logits: Tensor, batch: RepeatedBatch) -> tuple[float, float]:
     """Mean next-token loss (nats) on the first and on the second occurrence of the run.
 
-    The first token of each occurrence is left out: after the start token
-    nothing can predict the first random token, and nothing announces that
-    the repeat begins. So both are scored on ``m - 1`` predictions.
+    The first token of each occurrence is left out: nothing can predict the
+    first random token, and nothing announces that the repeat begins. So both
+    are scored on ``m - 1`` predictions, positions ``start + 1 .. start + m - 1``
+    and ``start + m + 1 .. start + 2m - 1``.
+
+    Args:
+        logits: ``[N, T, V]``, ``logits[:, p - 1]`` scoring the token at ``p``.
     """
+    ids = batch.ids
     # per[:, p - 1] is the loss of predicting ids[:, p] from ids[:, :p].
     per = F.cross_entropy(logits[:, :-1].transpose(1, 2), ids[:, 1:], reduction="none")
     pos = torch.arange(1, ids.shape[1])[None]  # predicted position p
-    mm = m[:, None]
-    first = (pos >= 2) & (pos <= mm)
-    second = (pos >= mm + 2) & (pos <= 2 * mm)
+    s, m = batch.start[:, None], batch.run[:, None]
+    first = (pos > s) & (pos < s + m)
+    second = (pos > s + m) & (pos < s + 2 * m)
     return per[first].mean().item(), per[second].mean().item()
 
 
 @dataclass
 class InductionSnapshots:
-    """Scores recorded while training (index 0 = before training).
+    """Scores recorded while training (index 0 = before training), on the probe sequences.
 
     Attributes:
-        steps: ``[S]``.
+        steps: ``[S]`` training steps.
         previous: ``[S, L, H]`` previous-token score of every head.
         induction: ``[S, L, H]`` prefix-matching score of every head.
-        losses: ``[S, 2]`` held-out loss on the first and the second half.
+        losses: ``[S, 2]`` loss (nats) on the first and on the second occurrence.
     """
 
     steps: list[int] = field(default_factory=list)
@@ -207,7 +277,11 @@ class InductionSnapshots:
 
 @dataclass
 class InductionResult:
-    """A trained induction-head model and its history."""
+    """A trained induction-head model and its history.
+
+    ``seconds`` is the wall time of the training run (kept when loaded from
+    the cache, where ``from_cache`` is True).
+    """
 
     config: InductionConfig
     model: ToyDecoder
@@ -217,12 +291,17 @@ class InductionResult:
     seconds: float
     from_cache: bool = False
 
-    def probe(self, n: int | None = None) -> tuple[Tensor, Tensor]:
-        """Held-out probe sequences and their run lengths (the same every time)."""
+    def probe(self, n: int | None = None) -> RepeatedBatch:
+        """Held-out probe sequences (the same every time, never trained on)."""
         return _probe(self.config, n)
 
+    def untrained(self) -> ToyDecoder:
+        """The same model before training (same seed, same initial weights)."""
+        return _model(self.config).eval()
 
-def _probe(config: InductionConfig, n: int | None = None) -> tuple[Tensor, Tensor]:
+
+def _probe(config: InductionConfig, n: int | None = None) -> RepeatedBatch:
+    # Its own generator stream: the probe never overlaps the training batches.
     gen = torch.Generator().manual_seed(10_000 + config.seed)
     return repeated_sequences(config, n or config.n_probe, gen)
 
@@ -236,26 +315,49 @@ def _model(config: InductionConfig) -> ToyDecoder:
         config.num_heads,
         d_ff=0,
         seed=config.seed,
+        positions=config.positions,
     )
 
 
-def _measure(model: ToyDecoder, probe: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor, Tensor]:
-    ids, m = probe
+def measure(model: ToyDecoder, batch: RepeatedBatch) -> tuple[Tensor, Tensor, Tensor]:
+    """``(previous [L, H], induction [L, H], losses [2])`` of ``model`` on ``batch``."""
     with torch.no_grad():
-        out = model(ids)
-    first, second = half_losses(out.logits, ids, m)
+        out = model(batch.ids)
+    first, second = half_losses(out.logits, batch)
     return (
         previous_token_scores(out.attentions),
-        prefix_matching_scores(out.attentions, m),
+        prefix_matching_scores(out.attentions, batch),
         torch.tensor([first, second]),
     )
 
 
-def train_induction(config: InductionConfig | None = None) -> InductionResult:
-    """Train the two-layer attention-only decoder on repeated random sequences (always trains)."""
+def train_induction(
+    config: InductionConfig | None = None, *, num_threads: int | None = 1
+) -> InductionResult:
+    """Train the two-layer attention-only decoder on repeated random sequences (always trains).
+
+    Args:
+        config: defaults to ``InductionConfig()``.
+        num_threads: ``torch.set_num_threads`` while training (restored
+            afterwards); one thread is fastest for a model this small and
+            keeps the weights bit-identical from machine to machine load.
+            ``None`` keeps the current setting.
+    """
     config = InductionConfig() if config is None else config
     if not isinstance(config, InductionConfig):
         raise ToyGrammarError(f"config must be an InductionConfig, got {type(config).__name__}")
+    previous_threads = torch.get_num_threads()
+    if num_threads is not None:
+        if not isinstance(num_threads, int) or isinstance(num_threads, bool) or num_threads < 1:
+            raise ToyGrammarError(f"num_threads must be a positive int, got {num_threads!r}")
+        torch.set_num_threads(num_threads)
+    try:
+        return _train(config)
+    finally:
+        torch.set_num_threads(previous_threads)
+
+
+def _train(config: InductionConfig) -> InductionResult:
     start = time.perf_counter()
     model = _model(config)
     gen = torch.Generator().manual_seed(config.seed)
@@ -266,7 +368,7 @@ def train_induction(config: InductionConfig | None = None) -> InductionResult:
 
     def snap(step: int) -> None:
         model.eval()
-        p, i, h = _measure(model, probe)
+        p, i, h = measure(model, probe)
         model.train()
         snaps.steps.append(step)
         prev.append(p)
@@ -277,8 +379,9 @@ def train_induction(config: InductionConfig | None = None) -> InductionResult:
     snap(0)
     model.train()
     for step in range(config.steps):
-        ids, _ = repeated_sequences(config, config.batch_size, gen)
+        ids = repeated_sequences(config, config.batch_size, gen).ids
         logits = model(ids).logits
+        # Every next-token prediction counts: the model is not told where the run is.
         loss = F.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -343,15 +446,26 @@ def _from_payload(payload: dict, config: InductionConfig) -> InductionResult:
     )
 
 
+def store(result: InductionResult, *, cache_directory: str | Path | None = None) -> Path:
+    """Put a trained result into the cache (as :func:`load_or_train_induction` would)."""
+    path = _path(result.config, cache_directory)
+    cache.write(path, _payload(result))
+    return path
+
+
 def load_or_train_induction(
     config: InductionConfig | None = None, *, cache_directory: str | Path | None = None
 ) -> InductionResult:
     """The trained model of ``config``: from the on-disk cache if possible, else trained and cached.
 
-    The cache key covers the configuration and the source of the toy package
-    and of :mod:`attnbook.mechanism`, as for :func:`attnbook.toy.load_or_train`.
+    The cache key covers the configuration and the source of the toy model,
+    training and induction modules and of :mod:`attnbook.mechanism`, as for
+    :func:`attnbook.toy.load_or_train`. A damaged file is reported with a
+    :class:`~attnbook.toy.ToyCacheWarning` and the model trained again.
     """
     config = InductionConfig() if config is None else config
+    if not isinstance(config, InductionConfig):
+        raise ToyGrammarError(f"config must be an InductionConfig, got {type(config).__name__}")
     path = _path(config, cache_directory)
     payload = cache.read(path, dataclasses.asdict(config))
     if payload is not None:

@@ -14,18 +14,19 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from attnbook.plot._axes import PlotInputError, discrete_colours, new_axes
+from attnbook.plot._axes import PlotInputError, discrete_colours, new_axes, new_axes_row
 from attnbook.plot.i18n import get_language, msg, remember, verbatim
 from attnbook.plot.i18n import text as _t
 from attnbook.plot.matrix import weights_heatmap
 from attnbook.plot.style import style_context
+from attnbook.toy.circuit import InductionStudy
 from attnbook.toy.evaluate import ALL_GROUPS, RELATIONS, TARGETS, attention_maps, offset_baseline
 from attnbook.toy.experiment import final_best_heads
 from attnbook.toy.grammar import Sentence, parse
 from attnbook.toy.model import ToyEncoder
 from attnbook.toy.train import EXAMPLES, TrainResult
 
-__all__ = ["emergence", "head_heatmap", "verb_row_history"]
+__all__ = ["emergence", "head_heatmap", "induction_emergence", "verb_row_history"]
 
 
 def _sentence(sentence: str | Sentence) -> Sentence:
@@ -183,4 +184,76 @@ def verb_row_history(
     for m in (*labels, title):
         remember(fig, m)
     verbatim(fig, s.tokens)
+    return fig
+
+
+def induction_emergence(study: InductionStudy, *, axes: Sequence[Axes] | None = None) -> Figure:
+    """The induction circuit forming during training, one colour per seed.
+
+    Left: the score of each seed's final best layer-0 previous-token head
+    (solid) and best layer-1 prefix-matching head (dashed) at every logged
+    step, with the bar a head must reach to count (dotted). Right: the
+    held-out loss on the first (dotted) and the second (solid) occurrence of
+    the repeated run. Step 0 is the untrained model.
+
+    Args:
+        study: from :func:`attnbook.toy.circuit.induction_study`.
+        axes: two matplotlib Axes to draw into (default: a new figure).
+
+    >>> from attnbook.toy.circuit import induction_study
+    >>> from attnbook.toy.induction import InductionConfig
+    >>> study = induction_study((0,), InductionConfig(num_tokens=12, min_run=3, max_run=5,
+    ...     d_model=16, num_heads=2, steps=4, batch_size=8, snapshot_every=2, n_probe=16))
+    >>> fig = induction_emergence(study)
+    >>> [len(ax.lines) for ax in fig.axes], fig.axes[0].get_xlabel()
+    ([3, 2], 'training step')
+    """
+    if not isinstance(study, InductionStudy):
+        raise PlotInputError(
+            f"study must be an InductionStudy (from induction_study), got {type(study).__name__}"
+        )
+    colours = discrete_colours(study.n)
+    with style_context():
+        fig, (left, right) = new_axes_row(axes, 2, (10.0, 3.8))
+        for colour, s in zip(colours, study.seeds, strict=True):
+            left.plot(
+                s.steps,
+                s.previous_curve,
+                color=colour,
+                label=_t(fig, "seed_previous_head", seed=s.seed, layer=0, head=s.previous_head),
+            )
+            left.plot(
+                s.steps,
+                s.induction_curve,
+                color=colour,
+                linestyle="--",
+                label=_t(fig, "seed_induction_head", seed=s.seed, layer=1, head=s.induction_head),
+            )
+            right.plot(
+                s.steps,
+                s.loss_first_curve,
+                color=colour,
+                linestyle=":",
+                label=_t(fig, "seed_first_occurrence", seed=s.seed),
+            )
+            right.plot(
+                s.steps,
+                s.loss_second_curve,
+                color=colour,
+                label=_t(fig, "seed_second_occurrence", seed=s.seed),
+            )
+        left.axhline(
+            study.threshold,
+            color="grey",
+            linestyle=":",
+            linewidth=1,
+            label=_t(fig, "threshold_value", value=f"{study.threshold:g}"),
+        )
+        left.set_ylim(-0.02, 1.02)
+        left.set_ylabel(_t(fig, "score_mean_attention"))
+        right.set_ylim(bottom=0)
+        right.set_ylabel(_t(fig, "loss_nats"))
+        for ax in (left, right):
+            ax.set_xlabel(_t(fig, "training_step"))
+            ax.legend(fontsize="x-small", loc="best")
     return fig
