@@ -45,3 +45,71 @@ def synthetic_maps(
         segment_ids=[0] * n,
         text=joiner.join(words),
     )
+
+
+def _axis(tokens):
+    """A TokenAxis: special tokens alone, a "##piece" joins the word before it."""
+    from attnbook.maps import TokenAxis
+
+    special = [t in SPECIAL_TOKENS or t in ("<s>", "</s>", "<pad>") for t in tokens]
+    words: list[str] = []
+    word_ids: list[int | None] = []
+    for t, s in zip(tokens, special, strict=True):
+        if s:
+            word_ids.append(None)
+        elif t.startswith("##") and words:
+            words[-1] += t[2:]
+            word_ids.append(len(words) - 1)
+        else:
+            words.append(t)
+            word_ids.append(len(words) - 1)
+    return TokenAxis(list(tokens), word_ids, words, torch.tensor(special))
+
+
+def synthetic_seq2seq(
+    source, target, *, encoder_layers=2, decoder_layers=3, heads=2, seed=0, model_id="synthetic"
+):
+    """A Seq2SeqMaps built by hand: random softmax rows, the decoder's causal.
+
+    ``target`` is the decoder's input (start token first). Encoder ``[Le, H, S, S]``,
+    decoder ``[Ld, H, T, T]`` (0 above the diagonal), cross ``[Ld, H, T, S]``.
+    """
+    from attnbook.maps import AttentionMaps
+    from attnbook.seq2seq import Seq2SeqMaps
+
+    s, t = len(source), len(target)
+    gen = torch.Generator().manual_seed(seed)
+
+    def rows(layers, q, k, causal=False):
+        scores = 3 * torch.randn(layers, heads, q, k, generator=gen)
+        if causal:
+            scores = scores.masked_fill(torch.ones(q, k, dtype=torch.bool).triu(1), float("-inf"))
+        return torch.softmax(scores, dim=-1)
+
+    src, tgt = _axis(source), _axis(target)
+    common = {"model_id": model_id}
+    return Seq2SeqMaps(
+        encoder=AttentionMaps(
+            attentions=rows(encoder_layers, s, s),
+            query=src,
+            key=src,
+            text=" ".join(src.words),
+            **common,
+        ),
+        decoder=AttentionMaps(
+            attentions=rows(decoder_layers, t, t, causal=True),
+            query=tgt,
+            key=tgt,
+            text=" ".join(tgt.words),
+            causal=True,
+            **common,
+        ),
+        cross=AttentionMaps(
+            attentions=rows(decoder_layers, t, s),
+            query=tgt,
+            key=src,
+            text=" ".join(tgt.words),
+            **common,
+        ),
+        model_id=model_id,
+    )

@@ -7,6 +7,7 @@ perceptually uniform colour map, renders Japanese tokens and, saved with
 * :mod:`attnbook.plot.mechanism` -- Part I: softmax saturation, variance of q·k, softmax gradient.
 * :mod:`attnbook.plot.maps` -- a model's attention: heatmap, head grid, layer profile, line view.
 * :mod:`attnbook.plot.architecture` -- where the three kinds of attention sit in the Transformer.
+* :mod:`attnbook.plot.seq2seq` -- an encoder-decoder's cross-attention (target rows, source columns).
 * :mod:`attnbook.plot.style` -- colours, fonts and reproducible saving.
 * :mod:`attnbook.plot.i18n` -- labels in English or Japanese (:func:`language`).
 """
@@ -28,6 +29,7 @@ from attnbook.plot.matrix import weights_heatmap
 from attnbook.plot.mechanism import dot_product_variance, softmax_gradient, softmax_saturation
 from attnbook.plot.mixture import value_mix
 from attnbook.plot.order import word_order
+from attnbook.plot.seq2seq import cross_heatmap
 from attnbook.plot.style import CMAP, FigureFormatError, figure_bytes, save, style_context
 
 __all__ = [
@@ -36,6 +38,7 @@ __all__ = [
     "explanation_comparison",
     "statistics_profile",
     "CMAP",
+    "cross_heatmap",
     "FigureFormatError",
     "FigureLanguageError",
     "get_language",

@@ -220,4 +220,13 @@ MESSAGES: dict[str, dict[str, str]] = {
         "ja": "シード {seed}：2 回目の出現",
     },
     "threshold_value": {"en": "threshold {value}", "ja": "しきい値 {value}"},
+    # --- encoder-decoders: cross-attention ---------------------------------------
+    "source_key": {"en": "source token (key)", "ja": "入力側のトークン（キー）"},
+    "target_query": {"en": "target token (query)", "ja": "出力側のトークン（クエリ）"},
+    "source_word_key": {"en": "source word (key)", "ja": "入力側の単語（キー）"},
+    "target_word_query": {"en": "target word (query)", "ja": "出力側の単語（クエリ）"},
+    "model_cross_layer_head": {
+        "en": "{model} — cross-attention, layer {layer}, head {head} (0-indexed)",
+        "ja": "{model} — クロスアテンション、層 {layer}・ヘッド {head}" + _ZERO,
+    },
 }
