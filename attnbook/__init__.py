@@ -21,6 +21,7 @@ from attnbook.errors import (
     MissingDependencyError,
     ModelNotAvailableError,
     NoAttentionError,
+    NotEncoderDecoderModelError,
     NotTextError,
     TextTooLongError,
     UnknownTokenWarning,
@@ -45,6 +46,7 @@ from attnbook.mechanism import (
     tiled_attention,
 )
 from attnbook.models import DEFAULT_MODEL, load_model
+from attnbook.seq2seq import Seq2SeqMaps, attend_seq2seq
 
 __version__ = "0.1.0"
 
@@ -78,14 +80,17 @@ __all__ = [
     "MissingDependencyError",
     "ModelNotAvailableError",
     "NoAttentionError",
+    "NotEncoderDecoderModelError",
     "NotTextError",
     "Segments",
+    "Seq2SeqMaps",
     "TextTooLongError",
     "TokenAxis",
     "UnknownTokenWarning",
     "UnsupportedModelError",
     "WordNotFoundError",
     "attend",
+    "attend_seq2seq",
     "load_model",
     "recompute_attention",
     "recompute_attentions",
