@@ -438,3 +438,144 @@ def test_mount_draws_weights_from_another_page_and_re_renders(tab, tmp_path):
     assert page.evaluate(own) == []
     assert page.evaluate("window.__pwned") is False
     assert t.errors == [] and t.blocked == []
+
+
+# ----- encoder-decoders: a view of several parts (payload v2) -----------------------
+
+
+S2S_SOURCE = ["<s>", "the", "dog", "chas", "##ed", XSS, "<b>cat</b>", "</s>"]
+S2S_TARGET = ["</s>", "<s>", "犬", "が", "猫", "を", "追", "##う", "。", "y" * 200]
+
+
+@pytest.fixture(scope="module")
+def s2s():
+    from synthetic_maps import synthetic_seq2seq
+
+    return synthetic_seq2seq(S2S_SOURCE, S2S_TARGET, encoder_layers=2, decoder_layers=3, heads=2)
+
+
+def _side(page, side, root=".attnbook-view"):
+    return page.eval_on_selector_all(
+        f"{root} .ab-tok[data-side={side}] title", "els => els.map(e => e.textContent)"
+    )
+
+
+def test_cross_part_draws_target_left_source_right_offline_and_escaped(tab, s2s, tmp_path):
+    view = head_view(s2s, layer=1, head=1)
+    t = tab()
+    page = t.open(view.save(tmp_path / "cross.html"))
+    # Two columns of different lengths: the decoder's tokens (queries), the source's (keys).
+    assert _side(page, "q") == S2S_TARGET and _side(page, "k") == S2S_SOURCE
+    heads = page.eval_on_selector_all(".ab-head", "els => els.map(e => e.textContent)")
+    assert heads == ["target (queries)", "source (keys)"]
+    assert page.input_value("select[data-role=part]") == "2"
+    caption = page.text_content(".ab-caption")
+    assert "layer 1, head 1 (0-indexed), 10 queries × 8 keys" in caption
+    weights = decode_payload(view.payload)["cross"]["token"]
+    for query in (2, 6):  # 犬 and 追
+        page.hover(f".ab-tok[data-side=q][data-index='{query}']")
+        row = weights[1, 1, query]
+        want = {(query, j, round(float(w), 4)) for j, w in enumerate(row) if w >= 0.01}
+        assert {(q, k, round(w, 4)) for q, k, w in _highlighted(page)} == want
+    page.hover(".ab-tok[data-side=k][data-index='5']")  # a key: lines into the XSS token
+    into = _highlighted(page)
+    assert into and {k for _, k, _ in into} == {5}
+    assert f"into “{XSS}”" in page.text_content(".ab-caption")
+    # Tokens are text: no element was made from them, nothing ran.
+    assert page.locator(".attnbook-view img, .attnbook-view b").count() == 0
+    assert page.evaluate("window.__pwned") is False
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "cross_head_view.png"), full_page=True)
+    assert t.errors == [] and t.blocked == [] and t.dialogs == []
+
+
+def test_switching_parts_and_the_causal_part_has_nothing_above_the_diagonal(tab, s2s, tmp_path):
+    t = tab()
+    page = t.open(model_view(s2s).save(tmp_path / "parts.html"))
+    assert page.locator(".ab-thumb").count() == 3 * 2  # the decoder's layers x heads
+    page.select_option("select[data-role=part]", "1")  # the decoder's causal self-attention
+    assert _side(page, "q") == S2S_TARGET and _side(page, "k") == S2S_TARGET
+    heads = page.eval_on_selector_all(".ab-head", "els => els.map(e => e.textContent)")
+    assert heads == ["query", "key"]
+    payload = model_view(s2s).payload
+    decoder = decode_payload(payload)["decoder"]["token"]
+    for layer, head in ((0, 0), (2, 1)):
+        page.click(f".ab-thumb[data-layer='{layer}'][data-head='{head}']")
+        page.mouse.move(1000, 900)
+        drawn = page.eval_on_selector_all(
+            ".ab-stage line", "els => els.map(e => [+e.dataset.q, +e.dataset.k, +e.dataset.w])"
+        )
+        assert drawn and all(k <= q for q, k, _ in drawn), "a line to a later key"
+        want = {(q, k) for q, k in zip(*np.nonzero(decoder[layer, head] >= 0.01), strict=True)}
+        assert {(q, k) for q, k, _ in drawn} == want
+    page.select_option("select[data-role=part]", "0")  # the encoder: its own sizes
+    assert page.locator(".ab-thumb").count() == 2 * 2
+    assert _side(page, "q") == S2S_SOURCE
+    assert page.locator("select[data-role=layer] option").count() == 2
+    page.check("input[data-role=words]")
+    assert _side(page, "q") == s2s.to_words().source_tokens
+    assert "chased" in _side(page, "k")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "seq2seq_model_view.png"), full_page=True)
+    assert t.errors == [] and t.blocked == []
+
+
+def test_seq2seq_view_labels_in_japanese(tab, s2s, tmp_path):
+    html = head_view(s2s).html
+    page = tab().open(_page_with(tmp_path, "ja.html", html, lang="ja"))
+    text = _controls_text(page)
+    assert "アテンション" in text and "出力側（クエリ）" in text and "入力側（キー）" in text
+    assert "クエリ 10 × キー 8" in text
+    options = page.eval_on_selector_all(
+        "select[data-role=part] option", "els => els.map(e => e.textContent)"
+    )
+    assert options == [
+        "エンコーダーの自己注意",
+        "デコーダーの自己注意（因果）",
+        "クロスアテンション",
+    ]
+    leftover = set(re.findall(r"[A-Za-z]{2,}", text.replace("synthetic", "")))
+    assert leftover <= {"Tab"}, leftover
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "cross_head_view_ja.png"), full_page=True)
+
+
+_MOUNT_PARTS = """
+([src, tgt, cross, dec]) => {
+  const root = document.querySelector('#root');
+  const s = attnbookView.source({model: 'm', parts: [
+    {name: 'decoder', layers: 1, heads: 2, causal: true,
+     levels: [{tokens: tgt, attentions: dec}]},
+    {name: 'cross', layers: 1, heads: 2,
+     levels: [{queryTokens: tgt, keyTokens: src, attentions: cross}]},
+  ]});
+  window.__v = attnbookView.mount(root, s, {part: 'cross', head: 1});
+}
+"""
+
+
+def test_mount_takes_a_source_with_parts(tab, tmp_path):
+    # What a page that computes a translation's attention itself would do.
+    (tmp_path / "view.js").write_text(VIEW_JS.read_text(encoding="utf-8"), encoding="utf-8")
+    path = _page_with(
+        tmp_path, "mount.html", '<div id="root"></div><script src="view.js"></script>'
+    )
+    src, tgt = ["a", "b", "c", "d", XSS], ["<s>", "x", "y"]
+    gen = np.random.default_rng(0)
+    cross = gen.dirichlet(np.ones(len(src)), size=(1, 2, len(tgt)))
+    dec = np.tril(gen.random((1, 2, len(tgt), len(tgt))))
+    dec /= dec.sum(-1, keepdims=True)
+    t = tab()
+    page = t.page
+    page.goto(path.as_uri())
+    page.evaluate(_MOUNT_PARTS, [src, tgt, cross.tolist(), dec.tolist()])
+    assert page.evaluate("window.__v.state().part") == "cross"
+    assert _side(page, "q", "#root") == tgt and _side(page, "k", "#root") == src
+    page.hover("#root .ab-tok[data-side=q][data-index='2']")
+    got = {(q, k): w for q, k, w in _highlighted(page, "#root")}
+    want = {(2, j): round(float(w), 4) for j, w in enumerate(cross[0, 1, 2]) if w >= 0.01}
+    assert got == pytest.approx(want, abs=1e-4)
+    page.evaluate("window.__v.select({part: 'decoder'})")
+    assert _side(page, "k", "#root") == tgt
+    assert page.evaluate("window.__pwned") is False
+    assert t.errors == [] and t.blocked == []

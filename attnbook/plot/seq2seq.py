@@ -14,6 +14,7 @@ from typing import Any
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from attnbook.ids import short_model_name
 from attnbook.plot._axes import PlotInputError, new_axes
 from attnbook.plot.i18n import text as _t
 from attnbook.plot.matrix import weights_heatmap
@@ -77,11 +78,10 @@ def cross_heatmap(
         ax.set_xlabel(_t(fig, "source_key"))
         ax.set_ylabel(_t(fig, "target_query"))
     if title is None:
-        model = str(getattr(maps, "model_id", "")).rstrip("/").split("/")[-1]
         title = _t(
             fig,
             "model_cross_layer_head",
-            model=model,
+            model=short_model_name(getattr(maps, "model_id", "")),
             layer=layer % cross.num_layers,
             head=head % cross.num_heads,
         )
