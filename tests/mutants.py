@@ -109,9 +109,9 @@ MUTANTS = (
         "recompute_attention drops the padding mask",
         (
             (
-                "attnbook/maps/recompute.py",
-                "_, weights = scaled_dot_product_attention(q, k, v, mask=additive)",
-                "_, weights = scaled_dot_product_attention(q, k, v, mask=None)",
+                "attnbook/adapters/recompute.py",
+                "mask = (1.0 - keep.to(device=q.device, dtype=q.dtype)) * minimum  # [S]",
+                "mask = None  # [S]",
             ),
         ),
         ("tests/test_recompute.py",),

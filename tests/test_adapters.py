@@ -15,7 +15,7 @@ from tiny_models import (
     SMALL,
     build,
     build_decoder,
-    build_encoder_decoder,
+    build_seq2seq,
     reference_attentions,
     wordpiece_vocab,
 )
@@ -31,7 +31,6 @@ from attnbook.adapters import (
     capture,
     encode,
     recompute_call,
-    recompute_layers,
 )
 from attnbook.adapters.families import heads_of
 from attnbook.errors import UnsupportedModelError
@@ -56,7 +55,7 @@ def _save(model, tokenizer, directory):
 
 
 def recompute_attentions(model, text):
-    return torch.stack(recompute_layers(*attnbook.load_model(model), text))
+    return attnbook.recompute_attentions(model, text)  # through the model's adapter
 
 
 def _recomputed(path):
@@ -186,18 +185,20 @@ def _seq2seq_reference(model, calls, outputs):
     }
 
 
-def test_bart_names_encoder_self_decoder_causal_and_cross(root):
-    path = build_encoder_decoder(root)
+@pytest.mark.parametrize("family", ["bart", "marian", "mbart"])
+def test_bart_family_names_encoder_self_decoder_causal_and_cross(root, family):
+    path = build_seq2seq(family, root)
     tokenizer = transformers.AutoTokenizer.from_pretrained(path)
     model = transformers.AutoModel.from_pretrained(path, attn_implementation="eager")
     adapter = adapter_for(model)
-    assert adapter.encoder_decoder
+    assert adapter.name == "bart" and adapter.encoder_decoder
     sublayers = adapter.attention_sublayers(model)
-    assert [(s.stack, s.kind) for s in sublayers] == [
-        ("encoder", "self"),
-        ("decoder", "causal"),
-        ("decoder", "cross"),
-    ]
+    c = model.config
+    encoder = [("encoder", "self", c.encoder_attention_heads)] * c.encoder_layers
+    decoder = [("decoder", kind, c.decoder_attention_heads) for kind in ("causal", "cross")]
+    assert [
+        (s.stack, s.kind, s.num_heads) for s in sublayers
+    ] == encoder + decoder * c.decoder_layers
     source = tokenizer("The dog chased the cat.", return_tensors="pt")
     target = tokenizer("A cat ran.", return_tensors="pt")["input_ids"]
     inputs = {**source, "decoder_input_ids": target}
@@ -207,10 +208,8 @@ def test_bart_names_encoder_self_decoder_causal_and_cross(root):
     for kind, (mine, theirs) in _seq2seq_reference(model, captured.calls, captured.outputs).items():
         assert mine.shape == theirs.shape, kind
         assert (mine - theirs).abs().max().item() <= 1e-6, kind
-    assert captured.weights("cross_attentions").shape[-2:] == (
-        target.shape[1],
-        cross.memory.shape[0],
-    )
+    cross_shape = captured.weights("cross_attentions").shape[-2:]
+    assert cross_shape == (target.shape[1], cross.memory.shape[0])
 
 
 def test_t5_sublayers_and_why_its_self_attention_is_not_recomputed():
@@ -335,7 +334,9 @@ def test_a_new_family_is_one_adapter(toy):
         mine = recompute_attentions((tokenizer, model), TEXT)
         assert mine.shape == maps.attentions.shape == (2, 2, maps.num_tokens, maps.num_tokens)
         assert (mine - maps.attentions).abs().max().item() <= 1e-6
-        torch.testing.assert_close(recompute_layers(tokenizer, model, TEXT, 1)[0], mine[1])
+        torch.testing.assert_close(
+            attnbook.recompute_attention((tokenizer, model), TEXT, 1), mine[1]
+        )
     finally:
         adapters.unregister_adapter(adapter)
     assert adapters.find_adapter(model) is None

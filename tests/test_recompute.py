@@ -7,8 +7,8 @@ import torch
 from tiny_models import build, reference_attentions
 
 import attnbook
+from attnbook.adapters import recompute as maps_module  # where the formula is applied
 from attnbook.errors import EmptyTextError, LayerOutOfRangeError, NotTextError
-from attnbook.maps import recompute as maps_module
 from attnbook.maps import recompute_attention, recompute_attentions
 
 SENTENCES = [

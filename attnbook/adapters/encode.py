@@ -60,6 +60,7 @@ def encode(
     *,
     max_length: int | None = None,
     truncation: bool = False,
+    warn: bool = False,
 ) -> Encoded:
     """Tokenise ``text`` (and ``pair``) for ``model``, with every token's word and role.
 
@@ -70,11 +71,15 @@ def encode(
         max_length: token limit (special tokens included); defaults to, and
             may not exceed, the model's own limit.
         truncation: cut to the limit instead of raising ``TextTooLongError``.
+        warn: warn (:class:`~attnbook.errors.UnknownTokenWarning`, attributed to
+            the caller's caller, e.g. the reader's ``attend`` line) when many
+            tokens are unknown to the model's vocabulary.
 
     Raises:
         NotTextError, EmptyTextError, TextTooLongError, InvalidOptionError.
     """
-    from attnbook.maps.encode import check_text, encode_text, model_max_tokens
+    # The tokenising helpers live with the maps (they also make the maps' token axes).
+    from attnbook.maps.encode import check_text, encode_text, model_max_tokens, warn_unknown
 
     check_text(text, "text")
     if pair is not None:
@@ -93,6 +98,8 @@ def encode(
     if "token_type_ids" in tensors and "token_type_ids" not in forward_args(model):
         del tensors["token_type_ids"]  # DistilBERT, GPT-style decoders: no segment embeddings
     input_ids = tensors["input_ids"][0].tolist()
+    if warn:
+        warn_unknown(tokenizer, input_ids, special, stacklevel=4)
     return Encoded(
         inputs=tensors,
         tokens=list(tokenizer.convert_ids_to_tokens(input_ids)),

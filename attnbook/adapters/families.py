@@ -262,8 +262,9 @@ def _normed_heads(proj: nn.Module, norm: nn.Module | None, d: int) -> Project:
 
 
 def _window(model: nn.Module, m: nn.Module) -> int | None:
-    if hasattr(m, "sliding_window"):  # Qwen2-style: set per layer
-        return m.sliding_window
+    own = vars(m)
+    if "sliding_window" in own:  # Qwen2-style: set per layer (None for full-attention layers)
+        return own["sliding_window"] if isinstance(own["sliding_window"], int) else None
     config = _config(model, m)
     layer_types = getattr(config, "layer_types", None)
     if layer_types is not None and getattr(m, "layer_idx", None) is not None:

@@ -19,6 +19,7 @@ from attnbook.adapters.base import adapter_for
 from attnbook.adapters.capture import Call, capture
 from attnbook.adapters.encode import encode
 from attnbook.errors import EncoderDecoderModelError, UnsupportedModelError
+from attnbook.ids import check_layer
 from attnbook.mechanism import causal_mask, scaled_dot_product_attention
 from attnbook.position import rotate_half
 
@@ -99,8 +100,7 @@ def recompute_layers(
             not ``Q Kᵀ`` alone. EncoderDecoderModelError: an encoder-decoder.
         LayerOutOfRangeError, NotTextError, EmptyTextError, TextTooLongError.
     """
-    from attnbook.ids import check_layer  # the one range check
-
+    encoded = encode(tokenizer, model, text)  # the text is checked before anything runs
     adapter = adapter_for(model)
     if adapter.encoder_decoder:
         raise EncoderDecoderModelError(
@@ -108,7 +108,6 @@ def recompute_layers(
             "text's self-attention (an encoder or a decoder)."
         )
     sublayers = [s for s in adapter.attention_sublayers(model) if s.kind != "cross"]
-    encoded = encode(tokenizer, model, text)
     calls = capture(model, encoded.inputs, sublayers=sublayers, output_attentions=False).calls
     if layer is not None:
         calls = [calls[check_layer(layer, len(calls))]]

@@ -12,10 +12,10 @@ vector ``f_h(x_j)`` is tiny moves almost nothing, so Kobayashi et al. measure
 the contribution of ``j`` to ``i`` by the norm ``‖α^h_ij f_h(x_j)‖`` (per head)
 and ``‖sum_h α^h_ij f_h(x_j)‖`` (per layer) instead of by ``α`` alone.
 
-Works with BERT-style encoders, whose layers are
+Works with BERT-style encoders (BERT, RoBERTa, ELECTRA, MiniLM, ...), whose
+layers the ``"bert"`` :mod:`adapter <attnbook.adapters>` finds at
 ``encoder.layer[i].attention.self.{query,key,value}`` and
-``encoder.layer[i].attention.output.dense`` (BERT, RoBERTa, ELECTRA, MiniLM,
-...). Layer and head ids are 0-indexed.
+``encoder.layer[i].attention.output.dense``. Layer and head ids are 0-indexed.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from torch import Tensor, nn
 from attnbook.errors import AnalysisInputError, NoAttentionError, UnsupportedModelError
 
 if TYPE_CHECKING:
+    from attnbook.adapters import Call, Sublayer
     from attnbook.maps import AttentionMaps
 
 __all__ = [
@@ -84,26 +85,31 @@ class AttentionNorms:
     def num_tokens(self) -> int:
         return self.attentions.shape[-1]
 
-    def normalized(self, level: str = "layer") -> Tensor:
+    def normalized(self, per: str = "layer") -> Tensor:
         """The norms with each query's row rescaled to sum to 1.
 
         Puts norms on the same scale as attention weights, for side-by-side
         heatmaps and for :func:`~attnbook.analysis.head_statistics`.
 
         Args:
-            level: ``"layer"`` for ``[L, T, T]`` from :attr:`layer_norms`,
-                ``"head"`` for ``[L, H, T, T]`` from :attr:`head_norms`.
+            per: ``"layer"`` for ``[L, T, T]`` from :attr:`layer_norms`,
+                ``"head"`` for ``[L, H, T, T]`` from :attr:`head_norms`. (Not
+                :attr:`AttentionMaps.level <attnbook.maps.AttentionMaps.level>`,
+                which says whether the maps are over tokens or words.)
         """
-        if level not in ("layer", "head"):
-            raise AnalysisInputError(f"level must be 'layer' or 'head', got {level!r}")
-        norms = self.layer_norms if level == "layer" else self.head_norms
+        if per not in ("layer", "head"):
+            raise AnalysisInputError(
+                f"per must be 'layer' or 'head' (norms summed over a layer's heads, or each "
+                f"head's), got {per!r}; the token/word level is AttentionMaps.to_words()"
+            )
+        norms = self.layer_norms if per == "layer" else self.head_norms
         return norms / norms.sum(-1, keepdim=True).clamp_min(torch.finfo(norms.dtype).tiny)
 
-    def as_maps(self, level: str = "head") -> AttentionMaps:
+    def as_maps(self, per: str = "head") -> AttentionMaps:
         """An :class:`~attnbook.maps.AttentionMaps` whose weights are the row-normalised norms.
 
-        With ``level="head"`` its ``attentions`` are ``[L, H, T, T]``; with
-        ``level="layer"`` they are ``[L, 1, T, T]`` (one "head" per layer).
+        With ``per="head"`` its ``attentions`` are ``[L, H, T, T]``; with
+        ``per="layer"`` they are ``[L, 1, T, T]`` (one "head" per layer).
         Everything else (tokens, words, ...) is the text's own, so
         :func:`~attnbook.analysis.head_statistics`, ``to_words()`` and the
         plots work on norms as they do on weights.
@@ -113,14 +119,52 @@ class AttentionNorms:
                 "these norms were computed from raw model inputs, without AttentionMaps; "
                 "use attention_norms(text, model) to get norms that convert to maps"
             )
-        values = self.normalized(level)
-        if level == "layer":
+        values = self.normalized(per)
+        if per == "layer":
             values = values[:, None]
         return dataclasses.replace(self.maps, attentions=values.to(self.maps.attentions.dtype))
 
 
+def _bert_sublayers(model: nn.Module) -> list[Sublayer]:
+    """The self-attention sublayers of a BERT-style encoder, from its adapter."""
+    from attnbook.adapters import families, find_adapter
+
+    base = getattr(model, "base_model", model)
+    adapter = find_adapter(base) if isinstance(base, nn.Module) else None
+    sublayers = adapter.sublayers(base) if adapter is families.BERT else []
+    sublayers = [s for s in sublayers if s.kind == "self"]
+    if not sublayers:
+        raise UnsupportedModelError(
+            f"norm-based analysis needs a BERT-style encoder (modules "
+            f"encoder.layer[i].attention.self.value and .attention.output.dense); "
+            f"{type(model).__name__} is not one. Use a BERT, RoBERTa, ELECTRA or MiniLM "
+            "checkpoint."
+        )
+    return sublayers
+
+
+def _projections(sublayer: Sublayer) -> dict[str, nn.Linear]:
+    m = sublayer.module
+    found = {
+        "query": getattr(m, "query", None),
+        "key": getattr(m, "key", None),
+        "value": getattr(m, "value", None),
+        "dense": sublayer.output,
+    }
+    linears = {name: p for name, p in found.items() if isinstance(p, nn.Linear)}
+    if len(linears) != len(found):
+        raise UnsupportedModelError(
+            f"{sublayer.name!r} has no nn.Linear query/key/value/output projections; "
+            "norm-based analysis supports BERT-style encoders (BERT, RoBERTa, ELECTRA, MiniLM)."
+        )
+    return linears
+
+
 def bert_attention_modules(model: nn.Module) -> list[dict[str, nn.Linear]]:
-    """The value and output projections of each layer of a BERT-style encoder.
+    """The projections of each self-attention layer of a BERT-style encoder.
+
+    Found by the model's :mod:`adapter <attnbook.adapters>` (the ``"bert"``
+    family: BERT, RoBERTa, ELECTRA, MiniLM, ...).
 
     Returns:
         One dict per layer (0-indexed) with the ``nn.Linear`` modules
@@ -128,49 +172,9 @@ def bert_attention_modules(model: nn.Module) -> list[dict[str, nn.Linear]]:
         output projection, before dropout, residual and LayerNorm).
 
     Raises:
-        UnsupportedModelError: the model does not have BERT-style module names.
+        UnsupportedModelError: the model is not a BERT-style encoder.
     """
-    base = getattr(model, "base_model", model)
-    layers = getattr(getattr(base, "encoder", None), "layer", None)
-    if not isinstance(layers, (nn.ModuleList, list, tuple)) or len(layers) == 0:
-        raise UnsupportedModelError(
-            f"norm-based analysis needs a BERT-style encoder (modules "
-            f"encoder.layer[i].attention.self.value and .attention.output.dense); "
-            f"{type(model).__name__} has no encoder.layer list. Use a BERT, RoBERTa, "
-            "ELECTRA or MiniLM checkpoint."
-        )
-    found = []
-    for i, layer in enumerate(layers):
-        attention = getattr(layer, "attention", None)
-        names = {
-            "query": ("self", "query"),
-            "key": ("self", "key"),
-            "value": ("self", "value"),
-            "dense": ("output", "dense"),
-        }
-        modules = {}
-        for key, (part, name) in names.items():
-            module = getattr(getattr(attention, part, None), name, None)
-            if not isinstance(module, nn.Linear):
-                raise UnsupportedModelError(
-                    f"layer {i} of {type(model).__name__} has no nn.Linear at "
-                    f"attention.{part}.{name}; norm-based analysis supports BERT-style "
-                    "encoders (BERT, RoBERTa, ELECTRA, MiniLM) only"
-                )
-            modules[key] = module
-        found.append(modules)
-    return found
-
-
-def _num_heads(model: nn.Module, modules: dict[str, nn.Linear]) -> int:
-    config = getattr(model, "config", None)
-    heads = getattr(config, "num_attention_heads", None)
-    if not isinstance(heads, int) or modules["value"].out_features % heads:
-        raise UnsupportedModelError(
-            f"cannot tell the number of heads of {type(model).__name__}: its config has "
-            f"num_attention_heads={heads!r}"
-        )
-    return heads
+    return [_projections(s) for s in _bert_sublayers(model)]
 
 
 def transformed_vectors(modules: dict[str, nn.Linear], x: Tensor, num_heads: int) -> Tensor:
@@ -224,9 +228,9 @@ def attention_norms_from_inputs(
 ) -> AttentionNorms:
     """Run a BERT-style ``model`` on tokenised ``inputs`` and compute the norms.
 
-    The layer inputs ``x`` and the weights ``α`` are captured with forward
-    hooks on each layer's value projection and self-attention module; the
-    model runs once, in eval mode, without gradients.
+    One forward pass (:func:`attnbook.adapters.capture`: eval mode, no
+    gradients, the inputs moved to the model's device) gives the weights ``α``
+    and, through hooks, each self-attention layer's input ``x``.
 
     Args:
         model: a transformers BERT-style model loaded with
@@ -239,8 +243,9 @@ def attention_norms_from_inputs(
     Returns:
         :class:`AttentionNorms` (with ``maps=None``).
     """
-    layers = bert_attention_modules(model)
-    num_heads = _num_heads(model, layers[0])
+    from attnbook.adapters import capture
+
+    sublayers = _bert_sublayers(model)
     input_ids = inputs.get("input_ids") if isinstance(inputs, Mapping) else None
     if input_ids is None or input_ids.ndim != 2 or input_ids.shape[0] != 1:
         raise AnalysisInputError(
@@ -248,43 +253,35 @@ def attention_norms_from_inputs(
             "call the tokenizer with return_tensors='pt' on a single string"
         )
     t = input_ids.shape[1]
-    captured_x: dict[int, Tensor] = {}
-    captured_alpha: dict[int, Tensor] = {}
-    handles = []
-    for i, modules in enumerate(layers):
-
-        def keep_x(module, args, output, i=i):
-            captured_x[i] = args[0].detach()
-
-        def keep_alpha(module, args, output, i=i):
-            weights = output[1] if isinstance(output, tuple) and len(output) > 1 else None
-            if weights is not None:
-                captured_alpha[i] = weights.detach()
-
-        base = getattr(model, "base_model", model)
-        self_attention = base.encoder.layer[i].attention.self
-        handles.append(modules["value"].register_forward_hook(keep_x))
-        handles.append(self_attention.register_forward_hook(keep_alpha))
-    was_training = model.training
-    model.eval()
+    captured = capture(model, inputs, sublayers=sublayers)
     try:
-        with torch.no_grad():
-            model(**inputs)
-    finally:
-        for handle in handles:
-            handle.remove()
-        model.train(was_training)
-    if len(captured_alpha) != len(layers):
+        weights = captured.weights()  # [L, H, T, T]
+    except NoAttentionError:
         raise NoAttentionError(
             f"{type(model).__name__} returned no attention weights (fused attention); load "
             "it with attn_implementation='eager', e.g. via attnbook.load_model"
-        )
+        ) from None
+    if tokens is None:
+        tokens = [str(k) for k in range(t)]
+    if special is None:
+        special = torch.zeros(t, dtype=torch.bool)
+    return _norms(
+        captured.calls,
+        weights,
+        tokens=list(tokens),
+        special=torch.as_tensor(special, dtype=torch.bool),
+        model_id=model_id or str(getattr(model, "name_or_path", type(model).__name__)),
+    )
 
+
+def _norms(
+    calls: list[Call], weights: Tensor, *, tokens: list[str], special: Tensor, model_id: str
+) -> AttentionNorms:
+    """The norms of each layer's call: ``calls[l].hidden [T, E]``, ``weights [L, H, T, T]``."""
     attentions, head_norms, layer_norms, value_norms = [], [], [], []
-    for i, modules in enumerate(layers):
-        x = captured_x[i][0]  # [T, E]
-        alpha = captured_alpha[i][0].to(torch.float64)  # [H, T, T]
-        f = transformed_vectors(modules, x, num_heads)  # [H, T, E]
+    for call, layer_weights in zip(calls, weights, strict=True):
+        alpha = layer_weights.to(torch.float64)  # [H, T, T]
+        f = transformed_vectors(_projections(call.sublayer), call.hidden, call.sublayer.num_heads)
         f_norm = f.norm(dim=-1)  # [H, T]
         attentions.append(alpha)
         # α >= 0, so ‖α f‖ = α ‖f‖: no need to materialise the [H, T, T, E] vectors.
@@ -295,18 +292,14 @@ def attention_norms_from_inputs(
     def stack(values: list[Tensor]) -> Tensor:
         return torch.stack(values).to("cpu", torch.float32)
 
-    if tokens is None:
-        tokens = [str(k) for k in range(t)]
-    if special is None:
-        special = torch.zeros(t, dtype=torch.bool)
     return AttentionNorms(
         attentions=stack(attentions),
         head_norms=stack(head_norms),
         layer_norms=stack(layer_norms),
         value_norms=stack(value_norms),
-        tokens=list(tokens),
-        special=torch.as_tensor(special, dtype=torch.bool),
-        model_id=model_id or str(getattr(model, "name_or_path", type(model).__name__)),
+        tokens=tokens,
+        special=special,
+        model_id=model_id,
     )
 
 
@@ -327,8 +320,9 @@ def attention_norms(
         pair, max_length, truncation: as for :func:`attnbook.attend`.
 
     Returns:
-        :class:`AttentionNorms` whose ``maps`` is ``attnbook.attend(text, ...)``;
-        its tokens and weights are those of the norms.
+        :class:`AttentionNorms` whose ``maps`` are the text's
+        :class:`~attnbook.maps.AttentionMaps` (what ``attnbook.attend(text, ...)``
+        returns), from the same forward pass.
 
     >>> norms = attention_norms("The cat sat.")
     >>> tuple(norms.head_norms.shape), tuple(norms.layer_norms.shape)
@@ -336,24 +330,21 @@ def attention_norms(
     >>> norms.tokens
     ['[CLS]', 'the', 'cat', 'sat', '.', '[SEP]']
     """
-    from attnbook.maps import attend
+    from attnbook.adapters import capture, encode
+    from attnbook.maps.encode import check_text
+    from attnbook.maps.run import maps_from
     from attnbook.models import load_model
 
-    tokenizer, net = load_model(model)
-    maps = attend(text, (tokenizer, net), pair=pair, max_length=max_length, truncation=truncation)
-    # Rebuild attend's exact input from its tokens instead of re-tokenising the text, so
-    # truncation, pairs and word-level pre-tokenisers (MeCab) cannot make the two differ.
-    device = next(net.parameters()).device
-    ids = torch.tensor([tokenizer.convert_tokens_to_ids(list(maps.tokens))], device=device)
-    inputs = {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
-    if "token_type_ids" in getattr(tokenizer, "model_input_names", ()):
-        inputs["token_type_ids"] = torch.tensor([maps.segment_ids], device=device)
-    norms = attention_norms_from_inputs(
-        net, inputs, tokens=maps.tokens, special=maps.special, model_id=maps.model_id
+    check_text(text, "text")
+    tokenizer, loaded = load_model(model)
+    sublayers = _bert_sublayers(loaded)
+    encoded = encode(
+        tokenizer, loaded, text, pair, max_length=max_length, truncation=truncation, warn=True
     )
-    if not torch.allclose(norms.attentions, maps.attentions, atol=1e-5):
-        raise AnalysisInputError(
-            f"the weights of the norm pass differ from attnbook.attend's for {text!r}; "
-            "the tokens could not be turned back into the same model input"
-        )
+    captured = capture(loaded, encoded.inputs, sublayers=sublayers)
+    weights = captured.weights()
+    maps = maps_from(encoded, weights, tokenizer, loaded, text=text, pair=pair, causal=False)
+    norms = _norms(
+        captured.calls, weights, tokens=maps.tokens, special=maps.special, model_id=maps.model_id
+    )
     return dataclasses.replace(norms, maps=maps)

@@ -258,7 +258,13 @@ def _too_long(n: int, limit: int) -> TextTooLongError:
     )
 
 
-def warn_unknown(tokenizer, input_ids: list[int], special: list[bool]) -> None:
+def warn_unknown(
+    tokenizer, input_ids: list[int], special: list[bool], *, stacklevel: int = 3
+) -> None:
+    """Warn when more than :data:`UNKNOWN_TOKEN_THRESHOLD` of the ordinary tokens are unknown.
+
+    ``stacklevel`` counts from this function: the default names its caller's caller.
+    """
     unk = getattr(tokenizer, "unk_token_id", None)
     if unk is None:
         return
@@ -273,5 +279,5 @@ def warn_unknown(tokenizer, input_ids: list[int], special: list[bool]) -> None:
             "For Japanese text install `attnbook[ja]` and use a Japanese model, e.g. "
             "attend(text, model='tohoku-nlp/bert-base-japanese-v3') or set ATTNBOOK_MODEL.",
             UnknownTokenWarning,
-            stacklevel=3,
+            stacklevel=stacklevel,
         )

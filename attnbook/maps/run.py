@@ -12,16 +12,14 @@ tensor([1.0000, 1.0000, 1.0000, 1.0000, 1.0000, 1.0000, 1.0000, 1.0000])
 
 from __future__ import annotations
 
-import torch
+from typing import Any
 
-from attnbook.errors import InvalidOptionError, NoAttentionError
-from attnbook.maps.encode import (
-    check_text,
-    encode_text,
-    model_max_tokens,
-    special_roles,
-    warn_unknown,
-)
+import torch
+from torch import Tensor
+
+from attnbook.adapters import Encoded, capture, encode
+from attnbook.errors import InvalidOptionError
+from attnbook.maps.encode import check_text, special_roles
 from attnbook.maps.types import AttentionMaps, Segments, TokenAxis
 from attnbook.models import is_causal_model, load_model, model_id
 
@@ -73,67 +71,50 @@ def attend(
     >>> maps.words
     ['The', 'dog', 'barks', '.', 'It', 'is', 'loud', '.']
     """
+    # Checked before the model loads, so a typo costs no waiting.
     check_text(text, "text")
     if pair is not None:
         check_text(pair, "pair")
-    tokenizer, net = load_model(model)
-    causal = is_causal_model(net)
+    tokenizer, loaded = load_model(model)
+    causal = is_causal_model(loaded)
     if causal and pair is not None:
         raise InvalidOptionError(
-            f"{model_id(net)!r} is a decoder: it reads one text left to right and has no "
+            f"{model_id(loaded)!r} is a decoder: it reads one text left to right and has no "
             "sentence-pair input. Join the two sentences into one text instead of pair=."
         )
-    limit = model_max_tokens(tokenizer, net)
-    if max_length is not None:
-        if isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1:
-            raise InvalidOptionError(
-                "max_length must be a positive int (tokens, special tokens included), "
-                f"got {max_length!r}."
-            )
-        limit = min(limit, max_length)
-
-    tensors, word_ids, words, segment_ids, special = encode_text(
-        tokenizer, text, pair, limit, truncation
+    encoded = encode(
+        tokenizer, loaded, text, pair, max_length=max_length, truncation=truncation, warn=True
     )
-    input_ids = tensors["input_ids"][0].tolist()
-    warn_unknown(tokenizer, input_ids, special)
-    if "token_type_ids" in tensors and "token_type_ids" not in forward_args(net):
-        del tensors["token_type_ids"]  # DistilBERT has no segment embeddings
+    attentions = capture(loaded, encoded.inputs).weights()  # [L, H, T, T]
+    return maps_from(encoded, attentions, tokenizer, loaded, text=text, pair=pair, causal=causal)
 
-    device = next(net.parameters(), torch.empty(0)).device
-    with torch.inference_mode():
-        out = net(**{k: v.to(device) for k, v in tensors.items()}, output_attentions=True)
-    per_layer = getattr(out, "attentions", None)
-    if not per_layer or any(a is None for a in per_layer):
-        raise NoAttentionError(
-            f"{model_id(net)!r} returned no attention weights. attnbook loads models with "
-            "attn_implementation='eager'; if you passed a (tokenizer, model) pair, load the "
-            "model with AutoModel.from_pretrained(..., attn_implementation='eager')."
-        )
-    # Outside inference mode, so the result is an ordinary tensor callers may modify.
-    attentions = torch.cat(per_layer, dim=0).float().cpu()  # L x [1, H, T, T] -> [L, H, T, T]
 
-    special_mask = torch.tensor(special, dtype=torch.bool)
+def maps_from(
+    encoded: Encoded,
+    attentions: Tensor,
+    tokenizer: Any,
+    loaded: Any,
+    *,
+    text: str,
+    pair: str | None,
+    causal: bool,
+) -> AttentionMaps:
+    """Self-attention :class:`AttentionMaps` of an encoded text and its weights ``[L, H, T, T]``."""
+    special = torch.tensor(encoded.special, dtype=torch.bool)
+    input_ids = encoded.inputs["input_ids"][0].tolist()
     axis = TokenAxis(
-        tokens=tokenizer.convert_ids_to_tokens(input_ids),
-        word_ids=word_ids,
-        words=words,
-        special=special_mask,
-        roles=special_roles(tokenizer, input_ids, special),
+        tokens=encoded.tokens,
+        word_ids=encoded.word_ids,
+        words=encoded.words,
+        special=special,
+        roles=special_roles(tokenizer, input_ids, encoded.special),
     )
     return AttentionMaps(
         attentions=attentions,
         query=axis,
         key=axis,
-        model_id=model_id(net),
+        model_id=model_id(loaded),
         text=text,
         causal=causal,
-        segments=Segments.of(segment_ids, special_mask, pair),
+        segments=Segments.of(encoded.segment_ids, special, pair),
     )
-
-
-def forward_args(net) -> set[str]:
-    """The keyword arguments the model's ``forward`` takes."""
-    import inspect
-
-    return set(inspect.signature(net.forward).parameters)
