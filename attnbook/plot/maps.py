@@ -11,7 +11,7 @@ Layer and head ids are 0-indexed, as everywhere in attnbook; titles say so.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 import numpy as np
@@ -25,9 +25,10 @@ from attnbook.plot.i18n import msg, verbatim
 from attnbook.plot.i18n import text as _t
 from attnbook.plot.style import CMAP, style_context
 
-__all__ = ["heatmap", "head_grid", "layer_profile", "line_view"]
+if TYPE_CHECKING:
+    from attnbook.maps.types import KeySpec  # a word, or (word, occurrence)
 
-KeySpec = str | tuple[str, int]
+__all__ = ["heatmap", "head_grid", "layer_profile", "line_view"]
 
 
 def _check_maps(maps: Any) -> None:
