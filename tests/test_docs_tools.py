@@ -265,3 +265,58 @@ def test_figures_are_numbered_by_chapter_in_page_order():
     assert out["chapters/02-x"] == {"figure": {"m": (2, 1), "w": (2, 2)}, "table": {"t": (2, 1)}}
     assert out["chapters/05-y"]["figure"] == {"p": (5, 1), "r": (5, 2), "q": (5, 3)}
     assert out["chapters/12-z"]["figure"] == {"s": (12, 1)}
+
+
+# --- what the theme shows readers: download menu, hidden-cell toggles ----------
+
+
+def _theme_buttons():
+    # The shape sphinx-book-theme's add_header_buttons gives a page's header.
+    return [
+        {
+            "type": "group",
+            "label": "download-buttons",
+            "buttons": [
+                {"type": "link", "url": "../_sources/x.md", "label": "download-source-button"},
+                {
+                    "type": "javascript",
+                    "javascript": "window.print()",
+                    "label": "download-pdf-button",
+                },
+            ],
+        },
+        {"type": "javascript", "label": "fullscreen-button"},
+    ]
+
+
+@pytest.mark.parametrize("language", ["en", "ja"])
+def test_download_menu_offers_the_reader_notebook_not_the_source(language):
+    buttons = attnbook_sphinx.reader_download_buttons(
+        _theme_buttons(), "_notebooks/x.ipynb", language
+    )
+    menu = buttons[0]["buttons"]
+    assert [b["label"] for b in menu] == ["download-notebook-button", "download-pdf-button"]
+    # it clicks the page's download link to the reader notebook (lang-switch.html)
+    template = Path(attnbook_sphinx.__file__).parents[1] / "_templates" / "lang-switch.html"
+    assert "a.attnbook-notebook-link" in menu[0]["javascript"]
+    assert 'class="attnbook-notebook-link" href="{{ attnbook_notebook_url }}" download' in (
+        template.read_text(encoding="utf-8")
+    )
+    assert "_sources" not in str(buttons)
+    assert buttons[1] == _theme_buttons()[1]
+    tooltip = menu[0]["tooltip"]
+    assert ("ノートブック" in tooltip) == (language == "ja")
+
+
+def test_download_menu_of_a_page_without_notebook_keeps_only_print():
+    buttons = attnbook_sphinx.reader_download_buttons(_theme_buttons(), None, "en")
+    assert [b["label"] for b in buttons[0]["buttons"]] == ["download-pdf-button"]
+
+
+def test_hidden_cell_toggles_are_japanese_only_in_the_japanese_edition():
+    show, hide = "Show code cell {type}", "Hide code cell {type}"  # myst-nb's defaults
+    ja = attnbook_sphinx.translated_prompts(show, hide, "ja")
+    assert ja["Show code cell source"] == "コードを表示"
+    assert ja["Hide code cell source"] == "コードを隠す"
+    assert ja["Show code cell outputs"] == "出力を表示"
+    assert attnbook_sphinx.translated_prompts(show, hide, "en") == {}

@@ -155,3 +155,39 @@ def test_the_check_names_file_message_and_form(tmp_path, monkeypatch, capsys):
         f"{po}: glossary term: 'トークナイザ' in 'The tokenizer splits words.': "
         "the glossary writes 'トークナイザー'"
     ) in out
+
+
+# --- spaces Japanese does not want around glued sentences ----------------------
+
+PAGE = """\
+```{code-cell} ipython3
+:tags: [hide-input]
+book.text("verdict", en="It wins.", ja="勝ちます。" if True else "負けます。")
+book.text(f"ch_{lang}_sentence", en="x.", ja=f"{lang} です。")
+book.text("words", en=" and ".join(w), ja=" と ".join(w))
+```
+"""
+
+
+def test_sentence_keys_are_the_japanese_sentences_a_page_glues(tmp_path):
+    page = tmp_path / "page.md"
+    page.write_text(PAGE, encoding="utf-8")
+    keys = i18n.sentence_keys(page)
+    assert [k.pattern for k in keys] == ["verdict", "ch_.+_sentence"]  # not the word list
+
+
+@pytest.mark.parametrize(
+    ("text", "problems"),
+    [
+        ("勝負です。{glue:text}`verdict`次に進みます。", 0),
+        ("勝負です。{glue:text}`verdict` 次に進みます。", 1),  # space after the sentence
+        ("勝負です。 {glue:text}`verdict`次に進みます。", 1),  # and before it
+        ("{glue:text}`ch_en_sentence` 次に。", 1),  # an f-string key
+        ("重みは {glue:text}`w:.2f` です。", 0),  # a number: the book's spacing
+        ("重みは {glue:text}`w:.2f` 。", 1),  # but never before 。
+        ("語は {glue:text}`words` です。", 0),  # words and tokens, not sentences
+    ],
+)
+def test_spacing_around_glued_text(text, problems):
+    keys = [re.compile("verdict"), re.compile("ch_.+_sentence")]
+    assert len(i18n.spacing_problems(text, keys)) == problems

@@ -132,3 +132,98 @@ def test_the_japanese_copy_takes_the_japanese_variants(copy):
     cells = copy("ja")["cells"]
     assert "the weight is 0.41 and 動詞 wins." in _text(cells[1]).lower()
     assert cells[-1]["attachments"] == {"fig-a.png": {"image/png": PNG_JA}}
+
+
+# --- the Japanese copy's text cells come from the page's catalogue --------------
+
+SOURCE = """\
+(sec-x)=
+## Three books
+
+The query is compared
+with every key.
+
+- a list item that
+  goes on
+- untranslated item
+
+| Role | Question |
+|---|---|
+| Query | "What now?" |
+
+```python
+x = 1  # The query is compared with every key.
+```
+
+Not in the catalogue.
+
+$$
+2 \\times \\text{layers}
+$$
+"""
+
+JA = {
+    "2 \\times \\text{layers}": "2 \\times \\text{層数}",
+    "Three books": "三冊の本",
+    "The query is compared with every key.": "クエリはすべてのキーと比べられます。",
+    "a list item that goes on": "続く項目",
+    "Role": "役割",
+    "Query": "クエリ",
+    '"What now?"': "「次は何？」",
+}
+
+
+def test_translated_blocks_keep_their_markup_and_code_stays():
+    out = reader_notebook.translate_markdown(SOURCE, JA.get)
+    assert out == (
+        "(sec-x)=\n"
+        "## 三冊の本\n\n"
+        "クエリはすべてのキーと比べられます。\n\n"
+        "- 続く項目\n"
+        "- untranslated item\n\n"
+        "| 役割 | Question |\n"
+        "|---|---|\n"
+        "| クエリ | 「次は何？」 |\n\n"
+        "```python\n"
+        "x = 1  # The query is compared with every key.\n"
+        "```\n\n"
+        "Not in the catalogue.\n\n"
+        "$$\n2 \\times \\text{層数}\n$$\n"
+    )
+
+
+def test_the_catalogue_skips_fuzzy_and_empty_messages(tmp_path):
+    from babel.messages.catalog import Catalog
+    from babel.messages.pofile import write_po
+
+    cat = Catalog(locale="ja")
+    cat.add("Done", "済み")
+    cat.add("Fuzzy", "あいまい", flags=["fuzzy"])
+    cat.add("Empty", "")
+    po = tmp_path / "page.po"
+    with po.open("wb") as f:
+        write_po(f, cat)
+    translate = reader_notebook.catalogue(po)
+    assert [translate(m) for m in ("Done", "Fuzzy", "Empty", "Other")] == ["済み", None, None, None]
+
+
+def test_the_japanese_copy_has_japanese_text_and_unchanged_code(tmp_path):
+    executed = tmp_path / "executed.ipynb"
+    executed.write_text(json.dumps(EXECUTED), encoding="utf-8")
+    moved = {"data": {"text/plain": "'the verb'"}, "metadata": {"scrapbook": {"name": "who"}}}
+    (tmp_path / "executed.glue.json").write_text(json.dumps({"who": moved}), encoding="utf-8")
+    ja = {
+        "Chapter": "章",
+        "The weight is {glue:text}`w:.2f` and {glue:text}`who` wins.": (
+            "重みは {glue:text}`w:.2f` で、{glue:text}`who`の勝ちです。"
+        ),
+        "The weights of {glue:text}`w:.1f`.": "{glue:text}`w:.1f` の重み。",
+    }
+    target = tmp_path / "ja.ipynb"
+    reader_notebook.reader_notebook(executed, target, "ja", ja.get)
+    cells = json.loads(target.read_text(encoding="utf-8"))["cells"]
+    assert _text(cells[1]) == "# 章\n\n重みは 0.41 で、動詞の勝ちです。"
+    assert "![0.4 の重み。](attachment:fig-a.png)" in _text(cells[-1])
+    english = json.loads(json.dumps(EXECUTED))["cells"]
+    code = [c for c in english if c["cell_type"] == "code" and not reader_notebook.is_plumbing(c)]
+    assert [c for c in cells if c["cell_type"] == "code"] == code

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import functools
 import http.server
+import json
 import os
+import re
 import threading
 import urllib.parse
 from pathlib import Path
@@ -416,3 +418,89 @@ def test_network_guard_catches_a_request(tab):
     p.evaluate("fetch('https://cdn.example.com/x.js').catch(() => null)")
     p.wait_for_timeout(300)
     assert t.blocked == ["https://cdn.example.com/x.js"]
+
+
+# ----- what a reader looks at: toggles, downloads, Japanese text ----------------
+
+TOGGLES = re.compile(r'<p class="(?:collapsed|expanded) admonition-title">([^<]*)</p>')
+JAPANESE_CHARS = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
+
+
+@pytest.mark.parametrize("page", CHAPTERS)
+def test_hidden_cell_toggles_speak_the_page_language(page):
+    labels = set(TOGGLES.findall((SITE / page).read_text(encoding="utf-8")))
+    if not labels:
+        pytest.skip(f"{page} has no hidden cells")
+    japanese = {label for label in labels if JAPANESE_CHARS.search(label)}
+    assert japanese == (labels if page.startswith("ja/") else set()), f"{page}: {labels}"
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_no_page_offers_its_source_with_the_plumbing(page):
+    text = (SITE / page).read_text(encoding="utf-8")
+    assert "_sources/" not in text, f"{page} links to its source (hidden plumbing cells)"
+    assert "download-source-button" not in text
+
+
+@pytest.mark.parametrize("edition", EDITIONS)
+def test_the_download_menu_downloads_the_reader_notebook(tab, edition):
+    page = f"{edition}/chapters/02-scaled-dot-product.html"
+    p = tab().open(page)
+    p.click(".dropdown-download-buttons button")
+    with p.expect_download() as info:
+        p.click(".btn-download-notebook-button")
+    download = info.value
+    assert download.suggested_filename == "02-scaled-dot-product.ipynb"
+    got = json.loads(Path(download.path()).read_text(encoding="utf-8"))
+    want = SITE / edition / "_notebooks" / "chapters" / "02-scaled-dot-product.ipynb"
+    assert got == json.loads(want.read_text(encoding="utf-8"))
+    assert not any("import book" in "".join(c["source"]) for c in got["cells"])
+
+
+def _prose(notebook: Path) -> list[str]:
+    """The paragraphs of the text cells after the install cell, without math and images."""
+    cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"][1:]
+    paragraphs = []
+    for cell in cells:
+        if cell["cell_type"] == "markdown":
+            for para in "".join(cell["source"]).split("\n\n"):
+                para = re.sub(
+                    r"\$\$.*?\$\$|\$[^$]*\$|!\[[^\]]*\]\([^)]*\)|`[^`]*`", "", para, flags=re.S
+                )
+                if len(re.findall(r"[A-Za-z]{2,}", para)) >= 6:  # a sentence, not a label
+                    paragraphs.append(para)
+    return paragraphs
+
+
+@pytest.mark.parametrize("chapter", [p for p in CHAPTERS if p.startswith("ja/")])
+def test_the_japanese_notebook_has_the_japanese_text_and_the_same_code(chapter):
+    name = chapter.split("/", 1)[1].replace(".html", ".ipynb")
+    ja, en = SITE / "ja" / "_notebooks" / name, SITE / "en" / "_notebooks" / name
+    if not ja.is_file():
+        pytest.skip(f"{chapter} offers no notebook")
+    english = [p for p in _prose(ja) if not JAPANESE_CHARS.search(p)]
+    # Reference lists (author names and titles) are the same in both editions.
+    english = [p for p in english if not re.match(r"\s*[*-] [A-Z][a-z]+, [A-Z]\.", p)]
+    assert english == [], f"{name}: English text in the Japanese notebook"
+
+    def code(path):
+        cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+        return [c["source"] for c in cells if c["cell_type"] == "code"]
+
+    assert code(ja) == code(en)
+
+
+PASTED = re.compile(r'<span class="pasted-text">([^<]*)</span>(\s*)(.?)')
+
+
+@pytest.mark.parametrize("page", [p for p in PAGES if p.startswith("ja/")])
+def test_no_stray_space_around_glued_japanese(page):
+    text = (SITE / page).read_text(encoding="utf-8")
+    stray = []
+    for m in PASTED.finditer(text):
+        glued, space, after = m.groups()
+        if space and after in ("。", "、"):
+            stray.append(f"space before {after} after {glued!r}")
+        elif space and glued.rstrip().endswith("。") and JAPANESE_CHARS.match(after):
+            stray.append(f"space after the glued sentence {glued[-20:]!r}")
+    assert stray == [], f"{page}: {stray}"

@@ -11,7 +11,7 @@ import re
 import shutil
 from pathlib import Path
 
-from reader_notebook import reader_notebook
+from reader_notebook import catalogue, reader_notebook
 
 #: (code, label shown in the switcher), in display order.
 LANGUAGES = [("en", "English"), ("ja", "日本語")]
@@ -59,27 +59,95 @@ def other_language_links(pagename: str, current: str) -> list[dict]:
 NOTEBOOK_LABEL = {"en": "Download .ipynb", "ja": ".ipynb をダウンロード"}
 
 
-def notebook_link(outdir: Path, pagename: str, language: str = "en") -> str | None:
+def notebook_link(
+    outdir: Path, pagename: str, language: str = "en", locale_dir: Path | None = None
+) -> str | None:
     """Relative URL of the reader's copy of the page's executed notebook, if any.
 
     myst-nb writes executed notebooks to ``jupyter_execute/`` beside the
     output directory (at the site root next to ``en/`` and ``ja/``); they
     contain the hidden plumbing cells. The copy offered for download, in
     ``_notebooks/`` of each edition, has only what a reader sees and starts
-    with how to install attnbook (``reader_notebook``).
+    with how to install attnbook (``reader_notebook``). For another language
+    than English, its text cells are translated with the page's catalogue
+    ``<locale_dir>/<language>/LC_MESSAGES/<page>.po`` (when there is one).
     """
     notebook = outdir.parent / "jupyter_execute" / f"{pagename}.ipynb"
     if not notebook.is_file():
         return None
-    reader_notebook(notebook, outdir / "_notebooks" / f"{pagename}.ipynb", language)
+    translate = None
+    if language != "en" and locale_dir is not None:
+        po = locale_dir / language / "LC_MESSAGES" / f"{pagename}.po"
+        translate = catalogue(po) if po.is_file() else None
+    target = outdir / "_notebooks" / f"{pagename}.ipynb"
+    reader_notebook(notebook, target, language, translate)
     return "../" * pagename.count("/") + f"_notebooks/{pagename}.ipynb"
 
 
 def _page_context(app, pagename, templatename, context, doctree):
     language = app.config.language or "en"
+    locale_dir = Path(app.srcdir) / (app.config.locale_dirs or ["locales"])[0]
     context["attnbook_language_links"] = other_language_links(pagename, language)
-    context["attnbook_notebook_url"] = notebook_link(Path(app.outdir), pagename, language)
+    context["attnbook_notebook_url"] = notebook_link(
+        Path(app.outdir), pagename, language, locale_dir
+    )
     context["attnbook_notebook_label"] = NOTEBOOK_LABEL.get(language, NOTEBOOK_LABEL["en"])
+
+
+#: The theme's download menu entry for the reader's notebook (it replaces the
+#: source file entry, whose ``.md`` holds the hidden plumbing cells).
+NOTEBOOK_TOOLTIP = {
+    "en": "Download this chapter as a notebook (the code of the page, runs with attnbook only)",
+    "ja": "この章をノートブックとしてダウンロード（ページのコードだけ。attnbook だけで動きます）",
+}
+
+
+NOTEBOOK_CLICK = "document.querySelector('a.attnbook-notebook-link').click()"
+
+
+def reader_download_buttons(buttons: list[dict], notebook_url: str | None, language: str) -> list:
+    """The theme's header buttons with the source download replaced by the reader's notebook.
+
+    sphinx-book-theme's download menu offers the page's source (``.md``),
+    whose hidden cells need the book's build (``import book``, glue). Readers
+    get what runs outside the book instead: the reader notebook where the
+    page has one, else nothing; the menu's other entries (print to PDF) stay.
+    """
+    out = []
+    for button in buttons:
+        if button.get("label") != "download-buttons":
+            out.append(button)
+            continue
+        entries = [
+            b
+            for b in button.get("buttons", [])
+            if b.get("label") not in ("download-source-button", "download-notebook-button")
+        ]
+        if notebook_url:
+            # The theme opens link entries in a new tab; this entry clicks the
+            # page's own download link (lang-switch.html) so the file downloads.
+            entries.insert(
+                0,
+                {
+                    "type": "javascript",
+                    "javascript": NOTEBOOK_CLICK,
+                    "text": ".ipynb",
+                    "icon": "fas fa-code",
+                    "tooltip": NOTEBOOK_TOOLTIP.get(language, NOTEBOOK_TOOLTIP["en"]),
+                    "label": "download-notebook-button",
+                },
+            )
+        out.append({**button, "buttons": entries})
+    return out
+
+
+def _header_buttons(app, pagename, templatename, context, doctree):
+    if "header_buttons" in context:
+        context["header_buttons"] = reader_download_buttons(
+            context["header_buttons"],
+            context.get("attnbook_notebook_url"),
+            app.config.language or "en",
+        )
 
 
 ROOT_PAGE = """<!DOCTYPE html>
@@ -276,8 +344,50 @@ def _figures_numbered_by_chapter() -> None:
     TocTreeCollector.assign_figure_numbers = assign_figure_numbers
 
 
+#: The toggle of hidden cells in Japanese (myst-nb's prompts, by what they hide).
+HIDE_PROMPTS_JA = {
+    "content": ("セルを表示", "セルを隠す"),
+    "source": ("コードを表示", "コードを隠す"),
+    "output": ("出力を表示", "出力を隠す"),
+    "outputs": ("出力を表示", "出力を隠す"),
+}
+
+
+def translated_prompts(show: str, hide: str, language: str) -> dict[str, str]:
+    """myst-nb's English toggle labels (``show``/``hide`` with ``{type}``) -> the edition's."""
+    if language != "ja":
+        return {}
+    out = {}
+    for kind, (show_ja, hide_ja) in HIDE_PROMPTS_JA.items():
+        out[show.replace("{type}", kind)] = show_ja
+        out[hide.replace("{type}", kind)] = hide_ja
+    return out
+
+
+def _translate_hide_prompts(app, doctree, docname):
+    """Japanese labels on the "Show code cell source" toggles of hidden cells.
+
+    myst-nb formats the labels from ``nb_code_prompt_show``/``_hide`` (English,
+    one value for both editions) in a post-transform; here, after it, the
+    Japanese edition swaps the formatted labels for Japanese ones.
+    """
+    language = app.config.language or "en"
+    table = translated_prompts(
+        app.config.nb_code_prompt_show, app.config.nb_code_prompt_hide, language
+    )
+    if not table:
+        return
+    from myst_nb.sphinx_ import HideCodeCellNode
+
+    for node in doctree.findall(HideCodeCellNode):
+        for key in ("prompt_show", "prompt_hide"):
+            node[key] = table.get(node[key], node[key])
+
+
 def setup(app):
     app.connect("html-page-context", _page_context)
+    app.connect("html-page-context", _header_buttons, priority=600)
+    app.connect("doctree-resolved", _translate_hide_prompts)
     app.connect("config-inited", _set_edition)
     _glue_roles_work_in_translations()
     _glue_takes_the_edition_variant()

@@ -138,6 +138,87 @@ def code_strings(path: Path):
             start = None
 
 
+# {glue:text}`key`, {glue:text}`key:.2f`, {glue}`key` in a message: the key.
+GLUE_KEY = re.compile(r"\{glue(?::text|:any)?\}`([^`:]+)(?::[^`]*)?`")
+# What Japanese text starts with: kana, kanji, full-width punctuation and forms.
+JAPANESE_START = re.compile(r"[\u3001-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uff01-\uff5e]")
+
+
+def _ends_a_sentence(expr: ast.AST) -> bool:
+    """Whether some string the expression can give ends with 「。」 (a Japanese sentence)."""
+    for node in ast.walk(expr):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            if node.value.rstrip().endswith(("。", "。」", "。）")):
+                return True
+    return False
+
+
+def sentence_keys(page: Path) -> list[re.Pattern]:
+    """The keys a page glues with ``book.text`` as Japanese sentences, as patterns.
+
+    A sentence: some string of its ``ja=`` ends with 「。」. An f-string key
+    (``f"ch9_{lang}_sentence"``) matches any value in its placeholders.
+    """
+    if not page.exists():
+        return []
+    text = page.read_text(encoding="utf-8")
+    cells = re.findall(r"^```\{code-cell\}[^\n]*\n(.*?)^```", text, re.MULTILINE | re.DOTALL)
+    keys = []
+    for cell in cells:
+        cell = re.sub(r"\A(?::[^\n]*\n)+", "", cell)  # the cell's options (:tags: ...)
+        try:
+            tree = ast.parse(cell)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if not (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "text"
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id == "book"
+                and node.args
+            ):
+                continue
+            ja = next((k.value for k in node.keywords if k.arg == "ja"), None)
+            if ja is None or not _ends_a_sentence(ja):
+                continue  # a list of words or tokens, not a Japanese sentence
+            name = node.args[0]
+            if isinstance(name, ast.Constant) and isinstance(name.value, str):
+                keys.append(re.compile(re.escape(name.value)))
+            elif isinstance(name, ast.JoinedStr):
+                parts = [
+                    re.escape(v.value) if isinstance(v, ast.Constant) else ".+" for v in name.values
+                ]
+                keys.append(re.compile("".join(parts)))
+    return keys
+
+
+def spacing_problems(text: str, sentences: list[re.Pattern]) -> list[str]:
+    """Spaces Japanese does not want around glued text in a translation ``text``.
+
+    A glued sentence (``book.text``) is Japanese text: no space between it and
+    the Japanese that follows (「…ません。{glue:text}`verdict`次に…」). No
+    space before 「。」 or 「、」 after any glued value either. (A space between
+    a glued number or token and Japanese is the book's style, as for typed
+    numbers: 「第 7 章」「0.42 です」.)
+    """
+    found = []
+    for m in GLUE_KEY.finditer(text):
+        after = text[m.end() :]
+        if re.match(r"\s+[。、]", after):
+            found.append(f"space before 。/、 after {m.group(0)}")
+            continue
+        if not any(p.fullmatch(m.group(1)) for p in sentences):
+            continue
+        before = text[: m.start()]
+        if re.match(r"\s+", after) and JAPANESE_START.match(after.lstrip()):
+            found.append(f"space after the glued sentence {m.group(0)}")
+        if re.search(r"\s$", before) and JAPANESE_START.match(before.rstrip()[-1:] or "a"):
+            found.append(f"space before the glued sentence {m.group(0)}")
+    return found
+
+
 def _short(text: str) -> str:
     return text.replace("\n", " ")[:90]
 
@@ -259,6 +340,14 @@ def check(only: list[str] | None = None) -> int:
                     problems.append(f"{po_path}: fuzzy: {short!r}")
                 elif not got.string or (isinstance(got.string, tuple) and not all(got.string)):
                     problems.append(f"{po_path}: untranslated: {short!r}")
+            sentences = sentence_keys(DOCS / f"{domain}.md")
+            for got in po:
+                if got.id and isinstance(got.string, str) and got.string:
+                    short = _short(got.id if isinstance(got.id, str) else got.id[0])
+                    problems += [
+                        f"{po_path}: {what}: {short!r}"
+                        for what in spacing_problems(got.string, sentences)
+                    ]
             # Terms: every translation in the catalogue, not only the messages this
             # template build found (a build that did not execute the chapters has
             # no {glue:figure} captions).

@@ -6,6 +6,11 @@ cell, including the hidden ones that glue numbers and assert claims with
 offer keeps the cells a reader sees on the page, with their outputs, starts
 with a cell that says how to install attnbook, and runs top to bottom in
 plain Jupyter with only attnbook installed (``nox -s reader`` checks it).
+
+The Japanese edition's copy has the page's Japanese text: every paragraph,
+heading, table cell and figure caption of a text cell is looked up in the
+page's gettext catalogue (``locales/ja/LC_MESSAGES/<page>.po``, the same
+messages Sphinx translates), the code cells stay as they are.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import json
 import re
 from ast import literal_eval
+from collections.abc import Callable
 from pathlib import Path
 
 #: Tags that keep a cell's code off the page: the cell is book plumbing.
@@ -45,7 +51,7 @@ pip install attnbook-0.1.0-py3-none-any.whl   # またはホイール（クロ�
 ```
 
 GPU もネット接続も要りません。既定のモデルはパッケージに入っています。
-テキストのセルはページの原稿（英語）で、本のビルドが計算した数値と図が
+テキストのセルはページの本文で、本のビルドが計算した数値と図が
 埋め込まれています。""",
 }
 
@@ -105,11 +111,96 @@ def _format_text(text: str, spec: str) -> str:
     return format(value, spec)
 
 
-def fill_glue(source: str, values: dict[str, dict]) -> tuple[str, dict]:
+#: A message's translation, or None to keep the English (see :func:`catalogue`).
+Translate = Callable[[str], "str | None"]
+
+
+def catalogue(po_file: Path) -> Translate:
+    """The translations of a gettext catalogue: msgid -> msgstr (None when missing or fuzzy).
+
+    Sphinx ignores fuzzy and empty entries too, so the notebook says what the
+    page says.
+    """
+    from babel.messages.pofile import read_po
+
+    with po_file.open("rb") as f:
+        cat = read_po(f)
+    table = {
+        m.id: m.string for m in cat if m.id and isinstance(m.id, str) and m.string and not m.fuzzy
+    }
+    return table.get
+
+
+def _message(text: str) -> str:
+    # How Sphinx makes a message of a node's source (sphinx.util.nodes.extract_messages).
+    return text.replace("\n", " ").strip()
+
+
+def translate_markdown(source: str, translate: Translate) -> str:
+    """``source`` with every translatable paragraph, heading and table cell translated.
+
+    The markdown is parsed (CommonMark with tables, as MyST does); a block
+    whose message has a translation is rewritten on one line, keeping its
+    prefix (``## ``, ``- ``, ``> ``); table cells are replaced in their row;
+    a ``$$`` display keeps its fences (its message is the formula inside).
+    Fenced blocks (directives, code) and untranslated text stay as written.
+    """
+    from markdown_it import MarkdownIt
+
+    tokens = MarkdownIt("commonmark").enable("table").parse(source)
+    lines = source.splitlines(keepends=True)
+    blocks: dict[int, tuple[int, str]] = {}  # first line -> (end line, new text)
+    cells: dict[int, list[tuple[str, str]]] = {}  # row line -> [(cell text, translation)]
+    for i, token in enumerate(tokens):
+        if token.type != "inline" or not token.map or not token.content.strip():
+            continue
+        content = token.content.strip()
+        math = len(content) > 4 and content.startswith("$$") and content.endswith("$$")
+        # A $$ display (MyST's math block) is translated without its fences.
+        new = translate(_message(content[2:-2] if math else content))
+        if not new:
+            continue
+        start, end = token.map
+        if math:
+            ending = "\n" if lines[end - 1].endswith("\n") else ""
+            blocks[start] = (end, f"$$\n{new}\n$$" + ending)
+            continue
+        if tokens[i - 1].type in ("th_open", "td_open"):
+            cells.setdefault(start, []).append((token.content.strip(), new))
+            continue
+        first = token.content.split("\n", 1)[0]
+        at = lines[start].find(first)
+        if at < 0:  # not where the parser says: keep the English
+            continue
+        ending = "\n" if lines[end - 1].endswith("\n") else ""
+        blocks[start] = (end, lines[start][:at] + new + ending)
+    out, n = [], 0
+    while n < len(lines):
+        if n in blocks:
+            end, text = blocks[n]
+            out.append(text)
+            n = end
+            continue
+        line = lines[n]
+        cursor = 0
+        for old, new in cells.get(n, []):
+            at = line.find(old, cursor)
+            if at >= 0:
+                line = line[:at] + new + line[at + len(old) :]
+                cursor = at + len(new)
+        out.append(line)
+        n += 1
+    return "".join(out)
+
+
+def fill_glue(
+    source: str, values: dict[str, dict], translate: Translate | None = None
+) -> tuple[str, dict]:
     """Paste glued values into a markdown cell: (new source, attachments).
 
     Roles become their text; a glued figure becomes an attached image with
-    its caption. Keys that were not glued (or another page's) stay as written.
+    its caption (translated by ``translate``, if given). Keys that were not
+    glued (or another page's) stay as written.
     """
     attachments: dict[str, dict] = {}
 
@@ -135,6 +226,8 @@ def fill_glue(source: str, values: dict[str, dict]) -> tuple[str, dict]:
         caption = " ".join(
             line.strip() for line in body.splitlines() if line.strip() and not line.startswith(":")
         )
+        if translate is not None and caption:
+            caption = translate(caption) or caption
         caption = GLUE_ROLE.sub(role, caption)
         for mime, suffix in (("image/png", "png"), ("image/svg+xml", "svg"), ("image/jpeg", "jpg")):
             if mime in data:
@@ -147,12 +240,16 @@ def fill_glue(source: str, values: dict[str, dict]) -> tuple[str, dict]:
     return GLUE_ROLE.sub(role, source), attachments
 
 
-def reader_notebook(executed: Path, target: Path, language: str = "en") -> Path:
+def reader_notebook(
+    executed: Path, target: Path, language: str = "en", translate: Translate | None = None
+) -> Path:
     """Write the reader's copy of the ``executed`` notebook to ``target``.
 
-    Drops the plumbing cells, pastes the glued numbers and figures into the
-    text cells, and puts a markdown cell first that says (in ``language``,
-    English when unknown) how to install attnbook. Returns ``target``.
+    Drops the plumbing cells, translates the text cells with ``translate``
+    (msgid -> msgstr or None, e.g. :func:`catalogue`; the code cells stay),
+    pastes the glued numbers and figures into them, and puts a markdown cell
+    first that says (in ``language``, English when unknown) how to install
+    attnbook. Returns ``target``.
     """
     nb = json.loads(executed.read_text(encoding="utf-8"))
     install = {
@@ -169,7 +266,10 @@ def reader_notebook(executed: Path, target: Path, language: str = "en") -> Path:
         if is_plumbing(cell):
             continue
         if cell["cell_type"] == "markdown":
-            text, attachments = fill_glue("".join(cell["source"]), values)
+            text = "".join(cell["source"])
+            if translate is not None:
+                text = translate_markdown(text, translate)
+            text, attachments = fill_glue(text, values, translate)
             cell = {**cell, "source": text.splitlines(keepends=True)}
             if attachments:
                 cell["attachments"] = attachments
