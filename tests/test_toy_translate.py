@@ -234,3 +234,23 @@ def test_bad_input_gets_a_typed_error(call):
     with pytest.raises(ToyGrammarError) as info:
         call()
     assert isinstance(info.value, AttnbookError) and isinstance(info.value, ValueError)
+
+
+def test_seq2seq_maps_are_the_translators_three_attentions():
+    import attnbook
+
+    model = toymodel.ToyEncoderDecoder(len(translate.VOCAB_SEQ), translate.MAX_LEN, 16, 2, 2, 32)
+    p = parallel.pair("the big dog chased the cat", "猫 を 大きい 犬 が 追う")
+    maps = translate.seq2seq_maps(model, p)
+    assert isinstance(maps, attnbook.Seq2SeqMaps)
+    assert maps.source_tokens == list(p.source.tokens)
+    assert maps.target_tokens == ["[OSV]", *p.target.tokens]
+    # Row j + 1 reads word j; the rows that write the Japanese words are rows 0 .. T - 1.
+    rows = translate.cross_attentions(model, [p])[0]  # [L, H, T, S]
+    torch.testing.assert_close(maps.cross.attentions[:, :, :-1], rows)
+    assert maps.decoder.causal and not maps.cross.causal
+    assert float(maps.decoder.attentions[0, 0, 0, 1:].abs().sum()) == 0.0
+    fig = attnbook.plot.cross_heatmap(maps, 1, 0)
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == list(p.source.tokens)
+    with pytest.raises(ToyGrammarError):
+        translate.seq2seq_maps(model, [p])

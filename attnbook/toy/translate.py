@@ -59,6 +59,7 @@ __all__ = [
     "load_or_train_translator",
     "pointed",
     "score_pointers",
+    "seq2seq_maps",
     "train_translator",
     "translate",
 ]
@@ -473,3 +474,59 @@ def alignment_scores(
     return table.sort_values(
         ["correct", "layer", "head"], ascending=[False, True, True], kind="stable"
     ).reset_index(drop=True)
+
+
+def _axis(tokens: list[str], special: list[bool]):
+    from attnbook.maps import TokenAxis
+
+    word_ids, words = [], []
+    for t, sp in zip(tokens, special, strict=True):
+        word_ids.append(None if sp else len(words))
+        if not sp:
+            words.append(t)
+    roles = ["bos" if sp else None for sp in special]
+    return TokenAxis(tokens, word_ids, words, special, roles)
+
+
+@torch.no_grad()
+def seq2seq_maps(model: ToyEncoderDecoder, pair: Pair):
+    """The translator's three attentions on one pair, as an :class:`attnbook.Seq2SeqMaps`.
+
+    Under teacher forcing, as :func:`attnbook.attend_seq2seq` does for a real
+    model: the decoder's tokens (the cross map's rows) are the start token of
+    the pair's order, then the Japanese words, so row ``i`` reads word ``i - 1``
+    while it writes word ``i`` (the last row writes ``[EOS]``). The English
+    words are the columns. Layers and heads 0-indexed.
+
+    >>> from attnbook.toy.parallel import pair
+    >>> net = ToyEncoderDecoder(len(VOCAB_SEQ), MAX_LEN, 16, 1, 2, 32, seed=0)
+    >>> maps = seq2seq_maps(net, pair("the dog chased the cat", "猫 を 犬 が 追う"))
+    >>> maps.target_tokens, tuple(maps.cross.attentions.shape)
+    (['[OSV]', '猫', 'を', '犬', 'が', '追う'], (1, 2, 6, 5))
+    """
+    from attnbook.maps import AttentionMaps
+    from attnbook.seq2seq import Seq2SeqMaps
+
+    if not isinstance(pair, Pair):
+        raise ToyGrammarError(
+            f"seq2seq_maps needs one Pair (attnbook.toy.parallel.pair), got {type(pair).__name__}"
+        )
+    src, inp, _ = encode_pairs([pair])
+    out = model(src, inp)
+    source = _axis(list(pair.source.tokens), [False] * len(pair.source))
+    dec_tokens = [START[pair.order], *pair.target.tokens]
+    decoder = _axis(dec_tokens, [True] + [False] * len(pair.target))
+    name = "attnbook toy translator"
+
+    def maps(att, query, key, causal, text):
+        return AttentionMaps(
+            attentions=att[0].detach().clone(), query=query, key=key, model_id=name,
+            text=text, causal=causal,
+        )  # fmt: skip
+
+    return Seq2SeqMaps(
+        encoder=maps(out.encoder_attentions, source, source, False, pair.source.text),
+        decoder=maps(out.decoder_attentions, decoder, decoder, True, pair.target.text),
+        cross=maps(out.cross_attentions, decoder, source, False, pair.source.text),
+        model_id=name,
+    )
