@@ -75,7 +75,54 @@ def main() -> int:
             ok = False
     if not ok:
         print(f"FAIL: the 64-token view is over {LIMIT_64:,} bytes", file=sys.stderr)
+    ok = seq2seq_budget() and ok
     return 0 if ok else 1
+
+
+def _payload_bytes(view) -> int:
+    return len(view.payload["data"])
+
+
+def seq2seq_budget() -> bool:
+    """Bytes of weights per query-key pair: an encoder-decoder view (three parts) against a
+    self-attention view of the same sizes. Fails if the seq2seq view needs more per pair."""
+    from attnbook.maps import AttentionMaps, TokenAxis
+    from attnbook.seq2seq import Seq2SeqMaps
+
+    gen = torch.Generator().manual_seed(0)
+    s, t, layers, heads = 40, 48, 6, 8
+
+    def axis(n, name):
+        tokens = [f"{name}{i}" for i in range(n)]
+        return TokenAxis(tokens, list(range(n)), tokens, torch.zeros(n, dtype=torch.bool))
+
+    def weights(q, k, causal=False):
+        scores = 3 * torch.randn(layers, heads, q, k, generator=gen)
+        if causal:
+            scores = scores.masked_fill(torch.ones(q, k, dtype=torch.bool).triu(1), -torch.inf)
+        return torch.softmax(scores, dim=-1)
+
+    src, tgt = axis(s, "s"), axis(t, "t")
+    enc = AttentionMaps(attentions=weights(s, s), query=src, key=src, model_id="synthetic")
+    dec = AttentionMaps(
+        attentions=weights(t, t, True), query=tgt, key=tgt, model_id="synthetic", causal=True
+    )
+    cross = AttentionMaps(attentions=weights(t, s), query=tgt, key=src, model_id="synthetic")
+    both = head_view(Seq2SeqMaps(enc, dec, cross), words=False)
+    pairs = layers * heads * (s * s + t * t + t * s)
+    alone = head_view(enc, words=False)
+    per_pair, per_pair_self = (
+        _payload_bytes(both) / pairs,
+        _payload_bytes(alone) / (layers * heads * s * s),
+    )
+    print(
+        f"seq2seq view ({s} source, {t} target tokens, {layers}x{heads}): {len(both):,} bytes, "
+        f"{per_pair:.3f} payload bytes per token pair (self-attention view: {per_pair_self:.3f})"
+    )
+    if per_pair > per_pair_self * 1.05:
+        print("FAIL: the seq2seq view stores more per token pair than a self-attention view")
+        return False
+    return True
 
 
 if __name__ == "__main__":
