@@ -6,7 +6,11 @@ English playground with an empty browser cache and measures:
 * the weight of the page before the model (HTML + scripts + vocabulary),
 * the model + runtime download (bytes of the files the button loads),
 * the time from pressing the button to the first map (download from
-  localhost, inflate, widen, start the runtime, first sentence), cold,
+  localhost, inflate, widen, start the runtime, first sentence), cold, and
+  the part of it after the download finished (the goal), with where that
+  time goes (the page's ``data-timings``, seconds after the button: last
+  byte downloaded, runtime started, model inflated and widened, session
+  created, first map),
 * the time per further sentence of 32 tokens (median of 10),
 * the largest difference of any weight to ``attnbook.attend``.
 
@@ -37,7 +41,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 GOALS = {
     "page before the model (MB)": 2.0,
     "model + runtime (MB)": 50.0,
-    "first map after pressing the button (s)": 3.0,
+    "first map after the download (s)": 3.0,
     "32-token sentence (ms)": 300.0,
     "largest difference to attend()": 0.01,
 }
@@ -89,6 +93,12 @@ def measure(site: Path) -> dict[str, float]:
                 timeout=300_000,
             )
             out["first map after pressing the button (s)"] = time.perf_counter() - t0
+            timings = json.loads(page.get_attribute("#attnbook-playground", "data-timings") or "{}")
+            out["first map after the download (s)"] = (
+                timings["firstMap"] - timings["downloaded"]
+            ) / 1e3
+            for phase, value in sorted(timings.items(), key=lambda kv: kv[1]):
+                out[f"  {phase} (s after the button)"] = value / 1e3
             out["model + runtime (MB)"] = sum(v for k, v in sizes.items() if k not in before) / 1e6
             text = _sentence(32)
             times = page.evaluate(
@@ -134,11 +144,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     out = measure(site)
     missed = 0
-    for name, goal in GOALS.items():
-        ok = out[name] <= goal
+    for name, value in out.items():
+        goal = GOALS.get(name)
+        if goal is None:
+            print(f"{name:<42} {value:>10.4g}")
+            continue
+        ok = value <= goal
         missed += not ok
-        print(f"{name:<42} {out[name]:>10.4g}   goal <= {goal:g}   {'ok' if ok else 'MISSED'}")
-    print(f"load average while measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+        print(f"{name:<42} {value:>10.4g}   goal <= {goal:g}   {'ok' if ok else 'MISSED'}")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"load average while measuring (1, 5, 15 min): {load} on {os.cpu_count()} cores")
     return 1 if missed else 0
 
 

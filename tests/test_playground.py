@@ -185,6 +185,13 @@ def test_exported_graph_reproduces_attend(tmp_path):
     # The graph keeps no float32 copy of what the .f16 file carries: its own size
     # is small, and the widened matrices are exactly float16 values.
     assert path.stat().st_size < 1_000_000 < len(f16)
+    # Optimised at export (onnxruntime's basic level: constants folded), so the
+    # browser starts its session with optimisation disabled.
+    import onnx
+
+    graph = onnx.load(str(path), load_external_data=False)
+    assert [n.op_type for n in graph.graph.node].count("Constant") == 0
+    assert {o.domain for o in graph.opset_import} == {""}
     wide = np.frombuffer(widen(f16), np.float32)
     assert np.array_equal(wide.astype(np.float16).astype(np.float32), wide)
     texts = ["The dog chased the cat.", "A completely different sentence, with 12 words or so!"]

@@ -154,41 +154,67 @@
     });
   }
 
-  /* fetch with progress (onBytes(received)); the Cache API keeps a copy per sha256. */
-  function download(url, sha, onBytes) {
-    var key = url + "?sha256=" + sha;
-    var cachePromise = global.caches && global.isSecureContext
+  function openCache() {
+    return global.caches && global.isSecureContext
       ? global.caches.open(CACHE).catch(function () { return null; })
       : Promise.resolve(null);
-    return cachePromise.then(function (cache) {
-      var hit = cache ? cache.match(key) : Promise.resolve(null);
-      return hit.then(function (cached) {
-        if (cached) {
-          return cached.arrayBuffer().then(function (b) {
-            onBytes(b.byteLength);
-            return new Uint8Array(b);
-          });
-        }
-        return fetch(key).then(function (res) {
+  }
+
+  /* A whole (small) file as bytes, through the Cache API (a copy per sha256). */
+  function download(url, sha, onBytes) {
+    var parts = [], got = 0;
+    return streamFile(url, sha, onBytes, function (chunk) {
+      parts.push(chunk);
+      got += chunk.length;
+    }, false).then(function () {
+      return concat(parts, got);
+    });
+  }
+
+  function concat(parts, total) {
+    var all = new Uint8Array(total), off = 0;
+    for (var i = 0; i < parts.length; i++) {
+      all.set(parts[i], off);
+      off += parts[i].length;
+    }
+    return all;
+  }
+
+  /* Reads a file as it arrives and hands its bytes to sink(chunk), inflated
+   * first when `deflated`: inflating (and widening, in the sink) runs while
+   * the rest is still downloading instead of after it. onBytes(received)
+   * counts the bytes as sent; onDone() when the last one arrived. The Cache
+   * API keeps a copy of the file as sent, per sha256. */
+  function streamFile(url, sha, onBytes, sink, deflated, onDone) {
+    var key = url + "?sha256=" + sha;
+    return openCache().then(function (cache) {
+      return (cache ? cache.match(key) : Promise.resolve(null)).then(function (cached) {
+        var keep = cache && !cached, sent = [], got = 0;
+        var source = cached ? Promise.resolve(cached) : fetch(key).then(function (res) {
           if (!res.ok) throw new Error(url + ": HTTP " + res.status);
-          var reader = res.body.getReader(), parts = [], got = 0;
+          return res;
+        });
+        return source.then(function (res) {
+          var stream = res.body.pipeThrough(new TransformStream({
+            transform: function (chunk, out) {
+              got += chunk.length;
+              if (keep) sent.push(chunk);
+              onBytes(got);
+              out.enqueue(chunk);
+            },
+            flush: function () { if (onDone) onDone(); },
+          }));
+          if (deflated) stream = stream.pipeThrough(new DecompressionStream("deflate"));
+          var reader = stream.getReader();
           function pump() {
             return reader.read().then(function (r) {
               if (r.done) return;
-              parts.push(r.value);
-              got += r.value.length;
-              onBytes(got);
+              sink(r.value);
               return pump();
             });
           }
           return pump().then(function () {
-            var all = new Uint8Array(got), off = 0;
-            for (var i = 0; i < parts.length; i++) {
-              all.set(parts[i], off);
-              off += parts[i].length;
-            }
-            if (cache) cache.put(key, new Response(all.slice())).catch(function () {});
-            return all;
+            if (keep) cache.put(key, new Response(concat(sent, got))).catch(function () {});
           });
         });
       });
@@ -202,17 +228,58 @@
     }).then(function (r) { return !!r; }, function () { return false; });
   }
 
-  /* float16 bits -> float32, every value (the model's matrices). */
-  function widen(u8) {
+  /* A sink that gathers `size` bytes (known from the manifest) into one array. */
+  function gather(size) {
+    var out = new Uint8Array(size), n = 0;
+    return {
+      push: function (chunk) {
+        if (n + chunk.length > size) throw new Error("more bytes than the manifest says");
+        out.set(chunk, n);
+        n += chunk.length;
+      },
+      bytes: function () {
+        if (n !== size) throw new Error("expected " + size + " bytes, got " + n);
+        return out;
+      },
+    };
+  }
+
+  /* A sink that widens float16 bits (little-endian) to float32 as they arrive:
+   * the model's matrices, `size` bytes of float16. Chunks may split a value. */
+  function widener(size) {
     var table = new Float32Array(65536);
     for (var b = 0; b < 65536; b++) {
       var s = b & 0x8000 ? -1 : 1, e = (b >> 10) & 31, m = b & 1023;
       table[b] = e === 0 ? s * m * Math.pow(2, -24) : e === 31 ? (m ? NaN : s * Infinity) : s * (1 + m / 1024) * Math.pow(2, e - 15);
     }
-    var half = new Uint16Array(u8.buffer, u8.byteOffset, u8.byteLength / 2);
-    var out = new Float32Array(half.length);
-    for (var i = 0; i < half.length; i++) out[i] = table[half[i]];
-    return new Uint8Array(out.buffer);
+    var out = new Float32Array(size / 2), n = 0, carry = -1;
+    return {
+      push: function (u8) {
+        var i = 0, len = u8.length;
+        if (carry >= 0 && len) {
+          out[n++] = table[carry | (u8[0] << 8)];
+          carry = -1;
+          i = 1;
+        }
+        for (; i + 1 < len; i += 2) out[n++] = table[u8[i] | (u8[i + 1] << 8)];
+        if (i < len) carry = u8[i];
+      },
+      bytes: function () {
+        if (n !== out.length || carry >= 0) throw new Error("expected " + out.length + " weights, got " + n);
+        return new Uint8Array(out.buffer);
+      },
+    };
+  }
+
+  /* The smallest ONNX graph (y = Identity(x), opset 17): a session of it starts
+   * the runtime (wasm compiled, instantiated, initialised) while the model's
+   * weights are still downloading. */
+  var WARM_UP_MODEL = "CAg6OgoQCgF4EgF5IghJZGVudGl0eRIEd2FybVoPCgF4EgoKCAgBEgQKAggBYg8KAXkSCgoICAESBAoCCAFCBAoAEBE=";
+
+  function fromBase64(text) {
+    var bin = global.atob(text), out = new Uint8Array(bin.length);
+    for (var i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+    return out;
   }
 
   // ----- the engine: tokens and attention --------------------------------------
@@ -251,7 +318,7 @@
   /* The files the button downloads and their size in bytes. */
   Engine.prototype.modelFiles = function () {
     var names = ["ort.wasm.min.mjs", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm.deflate",
-      "model.onnx.deflate", "weights.f16.deflate"];
+      "model.onnx.deflate", "weights.f16"];
     var files = this.manifest.files;
     return names.map(function (n) { return { name: n, bytes: files[n].bytes, sha256: files[n].sha256 }; });
   };
@@ -259,11 +326,19 @@
   Engine.prototype.load = function (onProgress) {
     var self = this;
     if (this.loading) return this.loading;
-    if (typeof WebAssembly === "undefined" || typeof DecompressionStream === "undefined") {
-      return Promise.reject(inputError("unsupported", "no WebAssembly or DecompressionStream"));
+    if (typeof WebAssembly === "undefined" || typeof DecompressionStream === "undefined" ||
+        typeof TransformStream === "undefined") {
+      return Promise.reject(inputError("unsupported", "no WebAssembly, DecompressionStream or TransformStream"));
     }
-    var files = this.modelFiles(), got = {}, total = 0;
+    var files = this.modelFiles(), got = {}, total = 0, raw = this.manifest.raw_bytes;
     files.forEach(function (f) { total += f.bytes; });
+    // Where the time goes (ms since load() began), for the benchmark: the last
+    // byte downloaded, the runtime started (warm), everything inflated and
+    // widened, the session created (first map: Playground.load).
+    var t0 = (this.loadStart = performance.now()), timings = (this.timings = {}), left = files.length;
+    function mark(name) {
+      timings[name] = performance.now() - t0;
+    }
     function progress(name) {
       return function (n) {
         got[name] = n;
@@ -272,35 +347,52 @@
         onProgress && onProgress(sum, total);
       };
     }
-    function fetchFile(name) {
+    function fetchInto(name, sink, deflated) {
       var f = files.filter(function (x) { return x.name === name; })[0];
-      return download(self.url(name), f.sha256, progress(name));
+      return streamFile(self.url(name), f.sha256, progress(name), sink.push, deflated, function () {
+        if (--left === 0) mark("downloaded");
+      }).then(function () { return sink.bytes ? sink.bytes() : null; });
     }
-    this.loading = Promise.all([
-      fetchFile("ort-wasm-simd-threaded.wasm.deflate").then(inflate),
-      fetchFile("model.onnx.deflate").then(inflate),
-      fetchFile("weights.f16.deflate").then(inflate),
-      fetchFile("ort-wasm-simd-threaded.mjs"),
-      fetchFile("ort.wasm.min.mjs"),
+    var ignore = { push: function () {} };
+    // The runtime first: its files are small, and starting it (compiling 14 MB
+    // of wasm) overlaps the download of the weights.
+    var runtime = Promise.all([
+      fetchInto("ort-wasm-simd-threaded.wasm.deflate", gather(raw["ort-wasm-simd-threaded.wasm.deflate"]), true),
+      fetchInto("ort-wasm-simd-threaded.mjs", ignore, false),
+      fetchInto("ort.wasm.min.mjs", ignore, false),
     ]).then(function (parts) {
-      onProgress && onProgress(total, total, "starting");
-      // The runtime is imported from the site, not from a CDN; its glue module
-      // is found next to it (wasmPaths) and its wasm is handed over as bytes.
+      // Imported from the site, not from a CDN; its glue module is found next
+      // to it (wasmPaths) and its wasm is handed over as bytes.
       return import(self.url("ort.wasm.min.mjs")).then(function (ort) {
         ort.env.wasm.numThreads = 1;
         ort.env.wasm.proxy = false;
         ort.env.wasm.wasmPaths = { mjs: self.url("ort-wasm-simd-threaded.mjs") };
         ort.env.wasm.wasmBinary = parts[0].buffer;
-        self.ort = ort;
-        return ort.InferenceSession.create(parts[1], {
-          executionProviders: ["wasm"],
-          // Measured once under load: "basic" starts the session in 3.4 s where
-          // "all" took 5.7 s, and runs a sentence as fast.
-          graphOptimizationLevel: "basic",
-          externalData: [{ path: "weights.bin", data: widen(parts[2]) }],
-        });
+        return ort.InferenceSession.create(fromBase64(WARM_UP_MODEL), { executionProviders: ["wasm"] })
+          .then(function (warm) {
+            mark("warm");
+            if (warm.release) warm.release();
+            return ort;
+          });
+      });
+    });
+    this.loading = Promise.all([
+      runtime,
+      fetchInto("model.onnx.deflate", gather(raw["model.onnx.deflate"]), true),
+      fetchInto("weights.f16", widener(raw["weights.f16"]), false),
+    ]).then(function (parts) {
+      mark("inflated");
+      var ort = (self.ort = parts[0]);
+      onProgress && onProgress(total, total, "starting");
+      return ort.InferenceSession.create(parts[1], {
+        executionProviders: ["wasm"],
+        // The graph comes optimised (onnxruntime's basic level, at export):
+        // optimising it again here cost 1.5-2 s of the start under load.
+        graphOptimizationLevel: "disabled",
+        externalData: [{ path: "weights.bin", data: parts[2] }],
       });
     }).then(function (session) {
+      mark("session");
       self.session = session;
       return session;
     }, function (err) {
@@ -426,8 +518,8 @@
       self.loadButton.textContent = self.T.load(mb);
       self.loadButton.disabled = false;
       root.setAttribute("data-model-bytes", String(Math.round(mb * 1e6)));
-      var weights = m.files["weights.f16.deflate"];
-      isCached(self.engine.url("weights.f16.deflate"), weights.sha256).then(function (yes) {
+      var weights = m.files["weights.f16"];
+      isCached(self.engine.url("weights.f16"), weights.sha256).then(function (yes) {
         if (yes && !self.engine.session) self.loadButton.textContent = self.T.loadCached;
       });
       self.preview();
@@ -516,7 +608,14 @@
       self.status.textContent = T.ready(self.engine.manifest);
       self.root.setAttribute("data-state", "ready");
       self.root.setAttribute("data-load-ms", String(Math.round(performance.now() - t0)));
-      return self.changed(true);
+      return self.changed(true).then(function (res) {
+        var t = self.engine.timings;
+        if (t) {
+          t.firstMap = performance.now() - self.engine.loadStart;
+          self.root.setAttribute("data-timings", JSON.stringify(t));
+        }
+        return res;
+      });
     }, function (err) {
       self.progress.hidden = true;
       self.loadButton.disabled = false;
