@@ -276,10 +276,10 @@ def _capture(net: Any, inputs: dict[str, Tensor], decoder_input_ids: Tensor):
     Each ``[L, H, Q, K]`` float32 on the CPU: ``[L_enc, H, S, S]``,
     ``[L_dec, H, T, T]`` and ``[L_dec, H, T, S]``.
     """
-    inputs = {**inputs, "decoder_input_ids": decoder_input_ids}
+    arguments: dict[str, Any] = {**inputs, "decoder_input_ids": decoder_input_ids}
     if "use_cache" in forward_args(net):
-        inputs["use_cache"] = False  # no key/value cache to build: one pass over the whole target
-    run = capture(net, inputs)
+        arguments["use_cache"] = False  # no key/value cache to build: one pass over the target
+    run = capture(net, arguments)
     return tuple(
         run.weights(name)
         for name in ("encoder_attentions", "decoder_attentions", "cross_attentions")

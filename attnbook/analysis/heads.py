@@ -262,19 +262,15 @@ def head_statistics(
     0      0     0  0.666667     0.0   1.0       0.666667
     """
     items = _as_list(maps)
-    shape = None
-    sums = None
-    prev_sum = next_sum = None
+    shape = torch.as_tensor(items[0].attentions).shape[:2]  # (layers, heads); checked below
+    sums = {name: torch.zeros(shape, dtype=torch.float64) for name in _STATS}
+    prev_sum = torch.zeros(shape, dtype=torch.float64)
+    next_sum = torch.zeros(shape, dtype=torch.float64)
     n_queries = n_prev = n_next = 0
     for k, item in enumerate(items):
         where = "AttentionMaps" if len(items) == 1 else f"AttentionMaps {k}"
         a = _checked_attentions(item, where)  # [L, H, T, T]
-        if shape is None:
-            shape = a.shape[:2]
-            sums = {name: torch.zeros(shape, dtype=torch.float64) for name in _STATS}
-            prev_sum = torch.zeros(shape, dtype=torch.float64)
-            next_sum = torch.zeros(shape, dtype=torch.float64)
-        elif a.shape[:2] != shape:
+        if a.shape[:2] != shape:
             raise AnalysisInputError(
                 f"{where} has {tuple(a.shape[:2])} (layers, heads) but the first has "
                 f"{tuple(shape)}; compare texts from one model at a time"
@@ -306,7 +302,7 @@ def head_statistics(
             n_next += q - 1
 
     layers, heads = shape
-    frame = {
+    frame: dict[str, Any] = {
         "layer": torch.arange(layers).repeat_interleave(heads).numpy(),
         "head": torch.arange(heads).repeat(layers).numpy(),
     }

@@ -9,7 +9,7 @@ axis, so they work for cross-attention too. Layer and head ids are 0-indexed.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 import pandas as pd
 import torch
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 __all__ = ["layer_profile", "query_to_keys", "top_heads"]
 
 
-def _is_occurrence_spec(key: Any) -> bool:
+def _is_occurrence_spec(key: Any) -> TypeGuard[tuple[str, int]]:
     """``("the", 1)``: a word and which of its occurrences (0-indexed)."""
     return (
         isinstance(key, tuple)
@@ -39,18 +39,20 @@ def key_positions(
     maps: AttentionMaps, keys: KeySpec | Sequence[KeySpec]
 ) -> list[tuple[str, list[int]]]:
     """Each key as ``(label, positions on the key axis)``; ``("the", 1)`` is labelled ``the#1``."""
-    if isinstance(keys, str) or _is_occurrence_spec(keys):
-        keys = [keys]  # type: ignore[list-item]
-    if len(keys) == 0:
+    specs: Sequence[object] = [keys] if isinstance(keys, str) or _is_occurrence_spec(keys) else keys
+    if len(specs) == 0:
         raise WordNotFoundError("give at least one key word, e.g. keys=['dog', 'cat'].")
     out = []
-    for key in keys:
-        if not isinstance(key, str) and not _is_occurrence_spec(key):
+    for key in specs:
+        if isinstance(key, str):
+            word, occ = key, 0
+        elif _is_occurrence_spec(key):
+            word, occ = key
+        else:
             raise WordNotFoundError(
                 f"a key is a word or a (word, occurrence) pair, got {key!r}; "
                 "e.g. keys=['dog', ('the', 1)]."
             )
-        word, occ = (key, 0) if isinstance(key, str) else key
         label = word if occ == 0 else f"{word}#{occ}"
         out.append((label, token_index(maps.key, word, occ)))
     return out

@@ -73,15 +73,15 @@ class TokenAxis:
         special: ``[N]`` bool; ``True`` for special tokens (from the tokenizer's
             special-tokens mask).
         roles: ``N``; each special token's role (one of :data:`ROLES`),
-            ``None`` for ordinary tokens. ``None`` for the whole list: derived
-            from the usual spellings (:func:`roles_from_spellings`).
+            ``None`` for ordinary tokens. Left out (or empty): derived from the
+            usual spellings (:func:`roles_from_spellings`).
     """
 
     tokens: list[str]
     word_ids: list[int | None]
     words: list[str]
     special: Tensor
-    roles: list[str | None] = field(default=None)  # type: ignore[assignment]
+    roles: list[str | None] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         tokens = list(self.tokens)
@@ -92,7 +92,7 @@ class TokenAxis:
         if not isinstance(special, Tensor):
             special = torch.tensor(list(special), dtype=torch.bool)
         object.__setattr__(self, "special", special.to(torch.bool).reshape(-1))
-        if self.roles is None:
+        if not self.roles:
             if len(tokens) == self.special.numel():
                 roles = roles_from_spellings(tokens, self.special.tolist())
             else:
@@ -232,12 +232,18 @@ class AttentionMaps:
     ) -> None:
         one_axis = (tokens, word_ids, words, special)
         if query is None and key is None:
-            if any(part is None for part in one_axis):
+            if tokens is None or word_ids is None or words is None or special is None:
                 raise MapsShapeError(
                     "give the tokens: tokens=, word_ids=, words= and special= for "
                     "self-attention, or query=TokenAxis(...) and key=TokenAxis(...)."
                 )
-            query = key = TokenAxis(list(tokens), list(word_ids), list(words), special, roles)
+            query = key = TokenAxis(
+                list(tokens),
+                list(word_ids),
+                list(words),
+                torch.as_tensor(special, dtype=torch.bool),
+                [] if roles is None else list(roles),
+            )
         elif any(part is not None for part in (*one_axis, roles)):
             raise MapsShapeError(
                 "give either tokens=/word_ids=/words=/special= (one shared axis) or "
@@ -424,7 +430,7 @@ class AttentionMaps:
 
     def replace(self, **changes: Any) -> AttentionMaps:
         """A copy with some fields changed (checked again, as a new result)."""
-        fields = {
+        fields: dict[str, Any] = {
             "attentions": self.attentions,
             "query": self.query,
             "key": self.key,

@@ -95,10 +95,7 @@ def pool_axis(
         member[u, positions] = 1.0
     first = [positions[0] for positions in units]
     pooled = TokenAxis(
-        tokens=[
-            axis.tokens[i] if axis.word_ids[i] is None else axis.words[axis.word_ids[i]]
-            for i in first
-        ],
+        tokens=[_label(axis, i) for i in first],
         word_ids=[axis.word_ids[i] for i in first],
         words=axis.words,
         special=axis.special[first].clone(),
@@ -132,3 +129,9 @@ def to_words(maps: AttentionMaps) -> AttentionMaps:
         segments=segments,
         level="word",
     )
+
+
+def _label(axis: TokenAxis, i: int) -> str:
+    """Token ``i``'s word as written, or the token itself for a special token."""
+    w = axis.word_ids[i]
+    return axis.tokens[i] if w is None else axis.words[w]

@@ -54,7 +54,7 @@ def emergence(result: TrainResult, *, target: str = "noun") -> pd.DataFrame:
     """
     if target not in TARGETS:
         raise ToyGrammarError(f"target must be one of {TARGETS}, got {target!r}")
-    acc = result.snapshots.accuracy[:, TARGETS.index(target)]  # [S, L, H, G, R]
+    acc = result.snapshots.recorded("accuracy")[:, TARGETS.index(target)]  # [S, L, H, G, R]
     records = []
     for s, step in enumerate(result.snapshots.steps):
         for layer in range(acc.shape[1]):
@@ -113,7 +113,7 @@ def final_best_heads(
     """
     if target not in TARGETS:
         raise ToyGrammarError(f"target must be one of {TARGETS}, got {target!r}")
-    acc = result.snapshots.accuracy[-1, TARGETS.index(target)]  # [L, H, G, R]
+    acc = result.snapshots.recorded("accuracy")[-1, TARGETS.index(target)]  # [L, H, G, R]
     best = {}
     for group, relation in pairs:
         if group not in ALL_GROUPS or relation not in RELATIONS:
@@ -257,7 +257,8 @@ def run_seeds(
         ``final_loss``.
     """
     config = ToyConfig() if config is None else config
-    tables, particles = [], []
+    tables: list[pd.DataFrame] = []
+    particles: list[pd.DataFrame] = []
     for seed in seeds:
         result = load_or_train(config.replace(seed=seed), cache=cache, num_threads=num_threads)
         _, test = result.sentences()

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 from torch import Tensor, nn
@@ -181,12 +182,12 @@ class _ToyTransformer(nn.Module):
 
     @property
     def num_heads(self) -> int:
-        return self.blocks[0].attn.num_heads
+        return cast(_Block, self.blocks[0]).attn.num_heads  # ModuleList items are typed Module
 
     @property
     def num_kv_heads(self) -> int:
         """Key/value heads per layer (``num_heads`` unless grouped-query attention)."""
-        return self.blocks[0].attn.num_kv_heads
+        return cast(_Block, self.blocks[0]).attn.num_kv_heads
 
     def _check_ids(self, ids: Tensor) -> None:
         if ids.ndim != 2:
@@ -343,7 +344,7 @@ class ToyEncoderDecoder(nn.Module):
 
     @property
     def num_heads(self) -> int:
-        return self.blocks[0].attn.num_heads
+        return cast(_Block, self.blocks[0]).attn.num_heads
 
     def encode(self, source: Tensor) -> tuple[Tensor, Tensor]:
         """``source`` ``[B, S]`` -> memory ``[B, S, E]`` and encoder attentions ``[B, L, H, S, S]``."""

@@ -89,6 +89,7 @@ def pair(english: str, japanese: str) -> Pair:
     adverb_en = en.verb - 1 if en.verb - 1 > en.subject else None
     phrases = {"subject": en.phrase("subject"), "object": en.phrase("object")}
     for j, word in enumerate(ja.tokens):
+        i: int | None  # the English token aligned with Japanese token j
         if j == ja.verb:
             role, i = "verb", en.verb
         elif word in (GA, WO):

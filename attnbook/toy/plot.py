@@ -98,7 +98,7 @@ def emergence(
                 f"relations: {RELATIONS}"
             )
     steps = result.snapshots.steps
-    acc = result.snapshots.accuracy[:, TARGETS.index(target)]  # [S, L, H, G, R]
+    acc = result.snapshots.recorded("accuracy")[:, TARGETS.index(target)]  # [S, L, H, G, R]
     _, test = result.sentences()
     probe = test[: result.config.n_probe]
     offsets = offset_baseline(probe, target=target)
@@ -169,7 +169,7 @@ def verb_row_history(
     keep = list(range(0, len(result.snapshots.steps), every))
     if keep[-1] != len(result.snapshots.steps) - 1:
         keep.append(len(result.snapshots.steps) - 1)
-    rows = result.snapshots.rows[keep, example, layer, head, : len(s)]
+    rows = result.snapshots.recorded("rows")[keep, example, layer, head, : len(s)]
     labels = [msg("step_n", step=int(result.snapshots.steps[i])) for i in keep]
     title = msg("row_of_verb", verb=s.tokens[s.verb], layer=layer, head=head)
     lang = get_language()

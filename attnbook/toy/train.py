@@ -156,6 +156,16 @@ class Snapshots:
     accuracy: Tensor | None = None
     rows: Tensor | None = None
 
+    def recorded(self, name: str) -> Tensor:
+        """``accuracy`` or ``rows`` as recorded, or a clear error when nothing was."""
+        value = {"accuracy": self.accuracy, "rows": self.rows}[name]
+        if value is None:
+            raise ToyGrammarError(
+                f"no {name} snapshots were recorded in this training run; train with "
+                "snapshots on (the default) to follow the heads"
+            )
+        return value
+
 
 @dataclass
 class TrainResult:

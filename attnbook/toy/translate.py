@@ -479,13 +479,14 @@ def alignment_scores(
 def _axis(tokens: list[str], special: list[bool]):
     from attnbook.maps import TokenAxis
 
-    word_ids, words = [], []
+    word_ids: list[int | None] = []
+    words: list[str] = []
     for t, sp in zip(tokens, special, strict=True):
         word_ids.append(None if sp else len(words))
         if not sp:
             words.append(t)
-    roles = ["bos" if sp else None for sp in special]
-    return TokenAxis(tokens, word_ids, words, special, roles)
+    roles: list[str | None] = ["bos" if sp else None for sp in special]
+    return TokenAxis(tokens, word_ids, words, torch.tensor(special, dtype=torch.bool), roles)
 
 
 @torch.no_grad()

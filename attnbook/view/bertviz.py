@@ -53,7 +53,7 @@ def seq2seq_to_bertviz(maps: Any) -> dict[str, Any]:
     Args:
         maps: a :class:`~attnbook.seq2seq.Seq2SeqMaps` (token or word level).
     """
-    parts = [getattr(maps, name, None) for name in ("encoder", "decoder", "cross")]
+    parts: list[Any] = [getattr(maps, name, None) for name in ("encoder", "decoder", "cross")]
     if any(getattr(p, "attentions", None) is None for p in parts):
         raise ViewInputError(
             "expected a Seq2SeqMaps (from attnbook.attend_seq2seq(source, target)), "

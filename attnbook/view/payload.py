@@ -108,7 +108,9 @@ def _axes(maps: Any) -> tuple[tuple[list[str], list[bool]], tuple[list[str], lis
     def axis(tokens, special):
         return [str(t) for t in tokens], [bool(x) for x in torch.as_tensor(special).tolist()]
 
-    query, key = getattr(maps, "query", None), getattr(maps, "key", None)
+    # Duck-typed: an AttentionMaps has query/key axes, a hand-made object may have only tokens.
+    query: Any = getattr(maps, "query", None)
+    key: Any = getattr(maps, "key", None)
     if hasattr(query, "tokens") and hasattr(key, "tokens"):
         q = axis(query.tokens, query.special)
         return q, None if key is query else axis(key.tokens, key.special)
@@ -138,6 +140,8 @@ def _blocks(att: torch.Tensor, layout: str, k: int | None) -> list[list[bytes]]:
             rows, cols = np.triu_indices(q.shape[-1])
             q = np.ascontiguousarray(q[..., rows, cols])
         return [[q[la, hd].tobytes() for hd in range(q.shape[1])] for la in range(q.shape[0])]
+    if k is None:
+        raise ViewInputError(f"the {layout!r} layout needs k, the number of keys kept per query")
     values, index = torch.topk(att.detach().to(torch.float32).cpu(), k, dim=-1)
     idx = index.numpy().astype("<u2")
     val = quantise(values)
@@ -160,7 +164,7 @@ def _part(
         and levels[1][1].attentions.shape == maps.attentions.shape
         and torch.equal(levels[1][1].attentions, maps.attentions)
     )
-    meta = []
+    meta: list[dict[str, Any]] = []
     for level, lm in levels:
         (q_tokens, q_special), key = _axes(lm)
         nq = len(q_tokens)
