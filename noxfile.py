@@ -93,10 +93,11 @@ def ensure_chromium(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff: lint and format check."""
+    """ruff: lint and format check; mypy: the types of attnbook/ (settings in pyproject.toml)."""
     env(session)
     run(session, _bin("ruff"), "check", ".")
     run(session, _bin("ruff"), "format", "--check", ".")
+    run(session, _bin("mypy"))
 
 
 @nox.session
