@@ -33,6 +33,10 @@ _ROLE_ATTRIBUTES = (
 )
 
 
+Encoding = tuple[dict[str, torch.Tensor], list[int | None], list[str], list[int], list[bool]]
+"""``(tensors, word_ids, words, segment_ids, special)``, what :func:`encode_text` returns."""
+
+
 def special_roles(tokenizer: Any, input_ids: list[int], special: list[bool]) -> list[str | None]:
     """Each special token's role (``"cls"``, ``"sep"``, ...) from the tokenizer's own ids.
 
@@ -50,7 +54,9 @@ def special_roles(tokenizer: Any, input_ids: list[int], special: list[bool]) -> 
     ]
 
 
-def encode_text(tokenizer: Any, text: str, pair: str | None, limit: int, truncation: bool):
+def encode_text(
+    tokenizer: Any, text: str, pair: str | None, limit: int, truncation: bool
+) -> Encoding:
     """Encode ``text`` (and ``pair``) for the model.
 
     Returns:
@@ -103,7 +109,9 @@ def _spans(text: str, offsets: list[tuple[int, int]]) -> str:
     return text[start:end].strip()
 
 
-def _encode_fast(tokenizer, text, pair, limit, truncation):
+def _encode_fast(
+    tokenizer: Any, text: str, pair: str | None, limit: int, truncation: bool
+) -> Encoding:
     def encode(**kw):
         return tokenizer(
             text,
@@ -123,7 +131,7 @@ def _encode_fast(tokenizer, text, pair, limit, truncation):
     seq_ids = enc.sequence_ids()
     tok_word_ids = enc.word_ids()
     offsets = enc["offset_mapping"][0].tolist()
-    texts = (text, pair)
+    texts = (text,) if pair is None else (text, pair)  # indexed by sequence id
     keys: dict[tuple[int, int], int] = {}
     pieces: dict[int, list[tuple[int, int]]] = {}
     word_ids: list[int | None] = []
@@ -193,19 +201,22 @@ def _locate(text: str, words: list[str]) -> list[str]:
     return out
 
 
-def _encode_slow(tokenizer, text, pair, limit, truncation):
+def _encode_slow(
+    tokenizer: Any, text: str, pair: str | None, limit: int, truncation: bool
+) -> Encoding:
     # Slow tokenizers have no word_ids(): tokenize word by word so every piece knows its word.
     segments = []
     for seg_text in (text, pair):
         if seg_text is None:
             continue
-        words = _pre_words(tokenizer, seg_text)
-        piece_ids, piece_words = [], []
-        for w, word in enumerate(words):
+        pre_words = _pre_words(tokenizer, seg_text)
+        piece_ids: list[int] = []
+        piece_words: list[int] = []
+        for w, word in enumerate(pre_words):
             ids = tokenizer.convert_tokens_to_ids(_word_pieces(tokenizer, word))
             piece_ids += ids
             piece_words += [w] * len(ids)
-        segments.append((_locate(seg_text, words), piece_ids, piece_words))
+        segments.append((_locate(seg_text, pre_words), piece_ids, piece_words))
     n_special = tokenizer.num_special_tokens_to_add(pair=pair is not None)
     n = sum(len(s[1]) for s in segments) + n_special
     if n > limit:
@@ -220,7 +231,9 @@ def _encode_slow(tokenizer, text, pair, limit, truncation):
     ids_b = segments[1][1] if len(segments) > 1 else None
     input_ids = tokenizer.build_inputs_with_special_tokens(ids_a, ids_b)
     special = [bool(s) for s in tokenizer.get_special_tokens_mask(ids_a, ids_b)]
-    words, word_ids, seq_ids = [], [], []
+    words: list[str] = []
+    word_ids: list[int | None] = []
+    seq_ids: list[int | None] = []
     flat = []
     for seg, (seg_words, _, piece_words) in enumerate(segments):
         base = len(words)
