@@ -115,11 +115,11 @@ def _export_model(cache: Path, model: Any) -> dict[str, Any]:
     from attnbook.maps import UNKNOWN_TOKEN_THRESHOLD
     from attnbook.models import load_model, model_id
 
-    tokenizer, net = load_model(model)
+    tokenizer, loaded = load_model(model)
     onnx_path = cache / "model.onnx"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        export_onnx(net, onnx_path)
+        export_onnx(loaded, onnx_path)
         worst = fidelity(onnx_path, FIDELITY_TEXTS, model)
     if not worst <= MAX_DIFFERENCE:
         raise ExportError(
@@ -134,9 +134,9 @@ def _export_model(cache: Path, model: Any) -> dict[str, Any]:
         raise ExportError("the vocabulary's ids are not 0..n-1")
     text = "\n".join(t for t, _ in vocab) + "\n"
     (cache / "vocab.txt.deflate").write_bytes(_deflate(text.encode("utf-8")))
-    config = net.config
+    config = loaded.config
     info = {
-        "model": model_id(net),
+        "model": model_id(loaded),
         "layers": config.num_hidden_layers,
         "heads": config.num_attention_heads,
         "max_tokens": min(tokenizer.model_max_length, config.max_position_embeddings),
