@@ -23,7 +23,17 @@ BUILD = DOCS / "_build"
 ENV = ROOT / ".nox" / "attnbook-env"
 LANGUAGES = ["en", "ja"]
 
-nox.options.sessions = ["lint", "tests", "docs", "reader", "doctest", "site", "i18n-check"]
+nox.options.sessions = [
+    "lint",
+    "tests",
+    "docs",
+    "reader",
+    "doctest",
+    "site",
+    "i18n-check",
+    "pdf",
+    "dist",
+]
 nox.options.default_venv_backend = "none"
 nox.options.error_on_missing_interpreters = True
 
@@ -98,6 +108,10 @@ def lint(session: nox.Session) -> None:
     run(session, _bin("ruff"), "check", ".")
     run(session, _bin("ruff"), "format", "--check", ".")
     run(session, _bin("mypy"))
+    # The publishing workflow cannot run here: check it against GitHub's schema.
+    workflows = sorted(map(str, (ROOT / ".github" / "workflows").glob("*.yml")))
+    schema = ("--builtin-schema", "vendor.github-workflows")
+    run(session, str(tools_env(session) / "check-jsonschema"), *schema, *workflows)
 
 
 @nox.session
@@ -105,7 +119,7 @@ def tests(session: nox.Session) -> None:
     """pytest: unit tests, docstring examples, browser tests."""
     env(session)
     ensure_chromium(session)
-    tests_only = "not site and not reader"
+    tests_only = "not site and not reader and not pdf"
     run(session, _bin("python"), "-m", "pytest", "-m", tests_only, *(session.posargs or ["-q"]))
 
 
@@ -279,6 +293,134 @@ def mutants(session: nox.Session) -> None:
     """Mutation check: plausible bugs in the core modules, each must fail its tests."""
     env(session)
     run(session, _bin("python"), str(ROOT / "tests" / "mutants.py"), *session.posargs)
+
+
+TOOLS = ROOT / ".nox" / "release-tools"
+DIST = ROOT / "dist"
+PDF = BUILD / "pdf"
+#: Debian packages of the PDF route: CJK fonts for chromium, pdftotext/pdffonts for the checks.
+PDF_DEBS = {
+    "fonts-noto-cjk": "/usr/share/fonts/opentype/noto",
+    "poppler-utils": "/usr/bin/pdftotext",
+}
+
+
+def tools_env(session: nox.Session) -> Path:
+    """A small environment with the release tools (build, twine, check-jsonschema), pinned."""
+    digest = hashlib.sha256((ROOT / "constraints.txt").read_bytes() + sys.version.encode())
+    stamp_file = TOOLS / ".attnbook-stamp"
+    if not stamp_file.exists() or stamp_file.read_text() != digest.hexdigest():
+        shutil.rmtree(TOOLS, ignore_errors=True)
+        session.run(sys.executable, "-m", "venv", str(TOOLS))
+        tools = ("build", "twine", "check-jsonschema", "setuptools")
+        pip = (str(TOOLS / "bin" / "python"), "-m", "pip", "install", "-q")
+        session.run(*pip, "-c", str(ROOT / "constraints.txt"), *tools)
+        stamp_file.write_text(digest.hexdigest())
+    return TOOLS / "bin"
+
+
+def ensure_debs(session: nox.Session, packages: dict[str, str]) -> None:
+    """Install Debian packages (name -> a path it provides) when missing and we are root."""
+    missing = [name for name, path in packages.items() if not Path(path).exists()]
+    if not missing:
+        return
+    if hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
+        session.log(f"installing Debian's {' '.join(missing)}")
+        run(session, "apt-get", "update", "-qq")
+        run(session, "apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing)
+    else:
+        session.error(f"missing Debian packages: apt-get install {' '.join(missing)}")
+
+
+def version() -> str:
+    """The package version, from pyproject.toml."""
+    import re
+
+    text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    return re.search(r'^version = "([^"]+)"', text, re.MULTILINE).group(1)
+
+
+@nox.session
+def pdf(session: nox.Session) -> None:
+    """After `docs`: docs/_build/pdf/attnbook-{en,ja}.pdf from the site's executed notebooks.
+
+    Sphinx's singlehtml builder reads the site build's doctrees (nothing is
+    executed again), chromium prints it (docs/tools/pdf.py); then the PDF
+    tests (tests/test_pdf.py) check titles, Japanese figures and fonts.
+    ``ATTNBOOK_SITE_URL`` is the published site the views' notes link to.
+    """
+    env(session)
+    ensure_chromium(session)
+    ensure_debs(session, PDF_DEBS)
+    if not (BUILD / "html" / "en" / "index.html").exists():
+        session.error("no built site: run `nox -s docs` first (the PDFs reuse its execution)")
+    session.env["ATTNBOOK_PLAYGROUND"] = "0"  # the PDF shows a note, not the playground
+    site_url = os.environ.get("ATTNBOOK_SITE_URL", "")
+    # myst-nb resolves the glue of translated paragraphs from <outdir>/../jupyter_execute,
+    # which the site build wrote (the doctrees are shared, so nothing is read again).
+    shutil.copytree(BUILD / "html" / "jupyter_execute", PDF / "jupyter_execute", dirs_exist_ok=True)
+    for language in LANGUAGES:
+        html = PDF / f"html-{language}"
+        sphinx(session, "singlehtml", language, html)
+        out = PDF / f"attnbook-{language}.pdf"
+        printer = [_bin("python"), str(DOCS / "tools" / "pdf.py"), str(html / "index.html")]
+        run(session, *printer, str(out), "--language", language, "--site-url", site_url)
+        # The site offers the PDFs too (the root page and every edition's index link them).
+        (BUILD / "html" / "pdf").mkdir(exist_ok=True)
+        shutil.copyfile(out, BUILD / "html" / "pdf" / out.name)
+    session.env["ATTNBOOK_PDF"] = str(PDF)
+    pdf_tests = str(ROOT / "tests" / "test_pdf.py")
+    run(
+        session,
+        _bin("python"),
+        "-m",
+        "pytest",
+        "-m",
+        "pdf",
+        pdf_tests,
+        *(session.posargs or ["-q"]),
+    )
+
+
+@nox.session
+def dist(session: nox.Session) -> None:
+    """Release artifacts in dist/: the wheel and sdist (twine check), the built site archive.
+
+    The wheel is installed in a fresh virtual environment (``.nox/dist-check``)
+    that then runs ``attnbook show`` from outside the source tree.
+    """
+    tools = tools_env(session)
+    session.env.update(ENVIRONMENT)
+    if not (BUILD / "html" / "en" / "index.html").exists():
+        session.error("no built site: run `nox -s docs` first (dist archives it)")
+    shutil.rmtree(DIST, ignore_errors=True)
+    with tempfile.TemporaryDirectory() as src:
+        # Build from the committed files only: no build/ or egg-info left in the checkout.
+        for name in ("pyproject.toml", "README.md"):
+            shutil.copy(ROOT / name, src)
+        ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+        shutil.copytree(ROOT / "attnbook", Path(src) / "attnbook", ignore=ignore)
+        build = (str(tools / "python"), "-m", "build", "--no-isolation", "--outdir", str(DIST))
+        session.run(*build, src, silent=True)
+    run(session, str(tools / "twine"), "check", "--strict", *map(str, sorted(DIST.iterdir())))
+    archive = DIST / f"attnbook-site-{version()}.tar.gz"
+    session.run(
+        sys.executable, str(DOCS / "tools" / "site_archive.py"), str(BUILD / "html"), str(archive)
+    )
+    wheel = DIST / f"attnbook-{version()}-py3-none-any.whl"
+    check = ROOT / ".nox" / "dist-check"
+    shutil.rmtree(check, ignore_errors=True)
+    session.run(sys.executable, "-m", "venv", str(check))
+    constraints = ("-c", str(ROOT / "constraints.txt"))
+    session.run(
+        str(check / "bin" / "python"), "-m", "pip", "install", "-q", *constraints, str(wheel)
+    )
+    with tempfile.TemporaryDirectory() as elsewhere:  # not the checkout: import the wheel's copy
+        session.chdir(elsewhere)
+        session.run(str(check / "bin" / "python"), str(ROOT / "tests" / "check_wheel.py"))
+        session.run(str(check / "bin" / "attnbook"), "show", "The dog chased the cat.")
+    for path in sorted(DIST.iterdir()):
+        session.log(f"{path.relative_to(ROOT)}: {path.stat().st_size / 1e6:.1f} MB")
 
 
 @nox.session
