@@ -28,12 +28,13 @@ INSTALL = {
     "en": """\
 **Run this chapter yourself.** This notebook holds the code of the page, in
 order; it needs Python 3.10 or newer and the `attnbook` package. attnbook is
-not on PyPI yet: install it from a copy of its repository (or from a wheel
-built from it), then run the cells from the top.
+not on PyPI yet: install the wheel attached to the project's release (or one
+built with `nox -s dist` in a clone), or the repository itself, then run the
+cells from the top.
 
 ```bash
-pip install "/path/to/attnbook[ja]"     # a clone of the repository; [ja] adds the Japanese tokenizer
-pip install attnbook-0.1.0-py3-none-any.whl   # or a wheel: `pip wheel --no-deps .` in the clone
+pip install "attnbook-0.1.0-py3-none-any.whl[ja]"   # the release's wheel; [ja] adds the Japanese tokenizer
+pip install "/path/to/attnbook[ja]"                 # or a clone of the repository
 ```
 
 Everything runs offline on a CPU: the default model comes with the package.
@@ -42,12 +43,13 @@ book's build computed filled in.""",
     "ja": """\
 **この章を自分で動かすには。** このノートブックには、ページのコードが順番どおりに
 入っています。Python 3.10 以上と `attnbook` パッケージが必要です。attnbook は
-まだ PyPI にないので、リポジトリのコピー（またはそこから作ったホイール）から
-インストールし、セルを上から順に実行してください。
+まだ PyPI にないので、プロジェクトのリリースに添付されたホイール（クローンで
+`nox -s dist` を実行しても作れます）か、リポジトリそのものからインストールし、
+セルを上から順に実行してください。
 
 ```bash
-pip install "/path/to/attnbook[ja]"     # リポジトリのクローン。[ja] で日本語の形態素解析も入ります
-pip install attnbook-0.1.0-py3-none-any.whl   # またはホイール（クローンで `pip wheel --no-deps .`）
+pip install "attnbook-0.1.0-py3-none-any.whl[ja]"   # リリースのホイール。[ja] で日本語の形態素解析も入ります
+pip install "/path/to/attnbook[ja]"                 # またはリポジトリのクローン
 ```
 
 GPU もネット接続も要りません。既定のモデルはパッケージに入っています。
