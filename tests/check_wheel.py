@@ -35,8 +35,9 @@ def main() -> int:
     html = attnbook.view.head_view(maps)._repr_html_()
     if "attnbook-view" not in html or "<script" not in html:
         problems.append("attnbook.view.head_view gave no self-contained view")
-    import attnbook.plot  # noqa: F401  (registers IPAexGothic through matplotlib-fontja)
     from matplotlib import font_manager
+
+    import attnbook.plot  # noqa: F401  (registers IPAexGothic through matplotlib-fontja)
 
     names = {f.name for f in font_manager.fontManager.ttflist}
     if "IPAexGothic" not in names:
