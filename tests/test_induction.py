@@ -23,6 +23,7 @@ from attnbook.toy.induction import (
     prefix_matching_scores,
     previous_token_scores,
     repeated_sequences,
+    skip_permutation,
     train_induction,
 )
 from attnbook.toy.plot import induction_emergence
@@ -64,6 +65,27 @@ def test_repeated_sequences_repeat_their_run_at_varying_places():
         assert torch.equal(row[s : s + m], row[s + m : s + 2 * m])
     # The same generator state gives the same sequences.
     assert all(torch.equal(a, b) for a, b in zip(batch, _batch(0, 200), strict=True))
+
+
+def test_skip_bigram_ties_a_token_to_the_one_two_places_before():
+    config = TINY.replace(skip_bigram=1.0)
+    ids, run, start = repeated_sequences(config, 50, torch.Generator().manual_seed(5))
+    after = skip_permutation(config)
+    assert sorted(after.tolist()) == list(range(BOS_ID + 1, config.vocab_size))  # a permutation
+    for row, s, m in zip(ids.tolist(), start.tolist(), run.tolist(), strict=True):
+        assert row[s : s + m] == row[s + m : s + 2 * m]  # the copy still repeats the run
+        for p in range(3, len(row)):
+            # Outside the copy (and the two tokens after it, whose rule-giver was
+            # overwritten by the copy), every token follows the rule.
+            if not s + m <= p < s + 2 * m + 2:
+                assert row[p] == after[row[p - 2] - BOS_ID - 1]
+    half = repeated_sequences(TINY.replace(skip_bigram=0.5), 400, torch.Generator().manual_seed(6))
+    follows = half.ids[:, 3:] == after[half.ids[:, 1:-2] - BOS_ID - 1]  # position p = 3 + column
+    outside = torch.ones_like(follows)
+    for b, (s, m) in enumerate(zip(half.start.tolist(), half.run.tolist(), strict=True)):
+        outside[b, max(0, s + m - 3) : s + 2 * m - 1] = False
+    # Half replaced, plus chance agreement (1 in 12) among the others: about 0.54.
+    assert 0.48 < follows[outside].float().mean().item() < 0.60
 
 
 # --- scores -------------------------------------------------------------------
@@ -201,6 +223,8 @@ def test_bad_configs_are_refused():
         InductionConfig(d_model=30, num_heads=4)
     with pytest.raises(ToyGrammarError, match="positions"):
         InductionConfig(positions="rope")
+    with pytest.raises(ToyGrammarError, match="skip_bigram"):
+        InductionConfig(skip_bigram=1.5)
     with pytest.raises(ToyGrammarError, match="InductionConfig"):
         train_induction("fast")
     with pytest.raises(ToyGrammarError, match="seeds"):

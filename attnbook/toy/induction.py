@@ -1,14 +1,15 @@
 """Induction heads (Olsson et al. 2022) in a two-layer attention-only decoder, on the CPU.
 
 The data: a start token, ``f`` random filler tokens (``0 <= f <=
-max_prefix``), a run of ``m`` random tokens (``min_run <= m <= max_run``),
-the *same* ``m`` tokens again, then fresh random tokens up to a fixed length.
-``f`` and ``m`` differ from sequence to sequence, so no fixed offset or
-position finds the earlier copy: the model has to find it by content. The
-first occurrence cannot be predicted (its tokens are random); the second can,
-by copying: at the second occurrence of a token, look back at where it
-occurred before and predict the token that followed it there. Two heads
-working together do this:
+max_prefix``; by default 0), a run of ``m`` random tokens (``min_run <= m
+<= max_run``), the *same* ``m`` tokens again, then fresh random tokens up to
+a fixed length. ``m`` differs from sequence to sequence, so no fixed offset
+finds the earlier copy: the model has to find it by content. The first
+occurrence is mostly unpredictable (its tokens are random, but see
+``skip_bigram`` below); the second can be predicted by copying: at the
+second occurrence of a token, look back at where it occurred before and
+predict the token that followed it there. Two heads working together do
+this:
 
 * a **previous-token head** (layer 0) writes "the token before me was X" into
   every position;
@@ -17,12 +18,20 @@ working together do this:
   occurrence -- and copies what it finds there (its **prefix-matching**
   score measures that attention).
 
-The model is a :class:`~attnbook.toy.ToyDecoder` with ``d_ff=0`` and, by
-default, Shortformer positions (``positions="qk"``: position embeddings in
-the queries and keys, not in the values), so the residual stream carries
-token content only and position can steer attention but not be copied.
-(With positions added to the input, our runs learned the copy task too, but
-through another route: no head in layer 0 attended to the previous token.)
+The model is a :class:`~attnbook.toy.ToyDecoder` with ``d_ff=0`` and
+Shortformer positions (``positions="qk"``: position embeddings in the
+queries and keys, not in the values), so the residual stream carries token
+content only: position can steer attention but cannot be copied. With
+positions added to the input, our runs learned the copy through a
+positional shortcut instead (no layer-0 head attended to the previous
+token).
+
+A quarter of the tokens (``skip_bigram=0.25``) are a fixed function of the
+token two places before them. That gives a previous-token head a use at
+every position, as word statistics do in natural text; with purely random
+tokens, layer 0 attended to the previous token only where first
+occurrences sit, and with runs placed anywhere in the sequence a
+bag-of-earlier-tokens shortcut won instead of the circuit.
 
 :func:`attnbook.toy.circuit.induction_study` trains several seeds, finds
 each seed's best heads and counts the seeds in which both heads appear.
@@ -61,6 +70,7 @@ __all__ = [
     "prefix_matching_scores",
     "previous_token_scores",
     "repeated_sequences",
+    "skip_permutation",
     "store",
     "train_induction",
 ]
@@ -79,6 +89,12 @@ class InductionConfig:
         min_run, max_run: bounds of the repeated run's length ``m``.
         max_prefix: at most this many random filler tokens before the run
             (0 = the run starts right after the start token).
+        skip_bigram: probability that a token (from position 3 on, before
+            the run is copied) is replaced by a fixed function of the token
+            two places before it (:func:`skip_permutation`); 0 = all tokens
+            uniformly random. This gives a previous-token head a use at
+            every position, as word statistics do in natural text: the
+            token before the current one then helps predict the next.
         d_model, num_layers, num_heads: the attention-only decoder.
         positions: where position embeddings enter (:data:`~attnbook.toy.model.POSITIONS`).
         steps, batch_size, lr: AdamW training, no weight decay.
@@ -92,6 +108,7 @@ class InductionConfig:
     min_run: int = 8
     max_run: int = 16
     max_prefix: int = 0
+    skip_bigram: float = 0.25
     d_model: int = 64
     num_layers: int = 2
     num_heads: int = 2
@@ -100,12 +117,12 @@ class InductionConfig:
     batch_size: int = 64
     lr: float = 3e-3
     snapshot_every: int = 25
-    n_probe: int = 256
+    n_probe: int = 128
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
-            if f.name in ("seed", "lr", "positions", "max_prefix"):
+            if f.name in ("seed", "lr", "positions", "max_prefix", "skip_bigram"):
                 continue
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ToyGrammarError(
@@ -119,6 +136,11 @@ class InductionConfig:
             raise ToyGrammarError(
                 f"InductionConfig needs 2 <= min_run <= max_run, got min_run={self.min_run}, "
                 f"max_run={self.max_run}"
+            )
+        if not isinstance(self.skip_bigram, (int, float)) or not 0 <= self.skip_bigram <= 1:
+            raise ToyGrammarError(
+                f"InductionConfig.skip_bigram must be a probability in [0, 1], "
+                f"got {self.skip_bigram!r}"
             )
         if self.positions not in POSITIONS:
             raise ToyGrammarError(
@@ -171,6 +193,16 @@ class RepeatedBatch(NamedTuple):
     start: Tensor
 
 
+def skip_permutation(config: InductionConfig) -> Tensor:
+    """``[num_tokens]``: the token that may follow ``BOS_ID + 1 + j`` two places later.
+
+    A fixed random permutation of the random tokens (the same for every seed:
+    it is a property of the data, like a language's word statistics).
+    """
+    gen = torch.Generator().manual_seed(123)
+    return torch.randperm(config.num_tokens, generator=gen) + BOS_ID + 1
+
+
 def repeated_sequences(
     config: InductionConfig, n: int, generator: torch.Generator
 ) -> RepeatedBatch:
@@ -179,11 +211,17 @@ def repeated_sequences(
     Position ``start + run + i`` holds the same token as ``start + i`` for
     ``0 <= i < run``; every other token after the start token is drawn
     uniformly from the ``num_tokens`` random tokens (so other repeats occur
-    only by chance).
+    only by chance), except that with ``config.skip_bigram > 0`` some tokens
+    are the :func:`skip_permutation` of the token two places before.
     """
     t = config.length
     ids = torch.randint(BOS_ID + 1, config.vocab_size, (n, t), generator=generator)
     ids[:, 0] = BOS_ID
+    if config.skip_bigram:
+        after = skip_permutation(config)
+        for p in range(3, t):  # left to right: a replaced token can cause the next replacement
+            take = torch.rand(n, generator=generator) < config.skip_bigram
+            ids[:, p] = torch.where(take, after[ids[:, p - 2] - BOS_ID - 1], ids[:, p])
     run = torch.randint(config.min_run, config.max_run + 1, (n,), generator=generator)
     start = 1 + torch.randint(0, config.max_prefix + 1, (n,), generator=generator)
     for b, (s, m) in enumerate(zip(start.tolist(), run.tolist(), strict=True)):
