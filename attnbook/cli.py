@@ -235,7 +235,9 @@ def _attend(args: argparse.Namespace, stdin: TextIO) -> Any:
 
 
 def _model_name(maps: Any) -> str:
-    return str(maps.model_id).rstrip("/").split("/")[-1]
+    from attnbook.ids import short_model_name
+
+    return short_model_name(maps.model_id)
 
 
 def _figure_formats() -> tuple[str, ...]:

@@ -20,12 +20,14 @@ _UNITS = {
 }
 
 
-def check_id(value: Any, count: int, name: str) -> int:
+def check_id(value: Any, count: int, name: str, error: type[Exception] | None = None) -> int:
     """``value`` as an id in ``0 .. count - 1``, or a typed error.
 
     ``name`` is ``"layer"`` (raises :class:`~attnbook.errors.LayerOutOfRangeError`)
     or ``"head"`` (:class:`~attnbook.errors.HeadOutOfRangeError`). Negative ids
-    count from the end; the result is the non-negative id.
+    count from the end; the result is the non-negative id. ``error`` replaces
+    the error class by a subclass of it (the figure functions raise one that is
+    also a :class:`~attnbook.plot.PlotInputError`).
 
     >>> check_id(-1, 6, "layer")
     5
@@ -34,7 +36,11 @@ def check_id(value: Any, count: int, name: str) -> int:
     ...
     attnbook.errors.LayerOutOfRangeError: layer 6 is out of range: this model has 6 layers, ids 0..5 (0-indexed; negative ids count from the end).
     """
-    unit, error = _UNITS[name]
+    unit, base = _UNITS[name]
+    if error is None:
+        error = base
+    elif not issubclass(error, base):
+        raise TypeError(f"error must subclass {base.__name__}, got {error.__name__}")
     if isinstance(value, bool) or not isinstance(value, int) or not -count <= value < count:
         raise error(
             f"{name} {value!r} is out of range: this model has {count} {unit}, "

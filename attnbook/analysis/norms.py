@@ -49,41 +49,57 @@ class AttentionNorms:
 
     Shapes use ``L`` layers, ``H`` heads, ``T`` tokens; rows are queries
     (``i``, who looks) and columns keys (``j``, who is looked at). Layer and
-    head ids are 0-indexed.
+    head ids are 0-indexed. The tokens live in one place, ``weights`` (an
+    :class:`~attnbook.maps.AttentionMaps`); ``attentions``, ``tokens``,
+    ``special``, ``model_id`` and the sizes are read from it.
 
     Attributes:
-        attentions: ``[L, H, T, T]`` the weights α from the same forward pass.
+        weights: the :class:`~attnbook.maps.AttentionMaps` of the norm pass:
+            its ``attentions`` ``[L, H, T, T]`` are the weights α of the same
+            forward pass as the norms.
         head_norms: ``[L, H, T, T]`` ``‖α^h_ij f_h(x_j)‖``.
         layer_norms: ``[L, T, T]`` ``‖sum_h α^h_ij f_h(x_j)‖``.
         value_norms: ``[L, H, T]`` ``‖f_h(x_j)‖``, the size of what token ``j``
             offers head ``h`` whatever the weight.
-        tokens: the ``T`` token strings.
-        special: ``[T]`` bool, ``True`` for [CLS]/[SEP]-like tokens.
-        model_id: the model's name or path.
         maps: the :class:`~attnbook.maps.AttentionMaps` of the text (same
-            tokens, same weights), when the norms were computed from text.
+            tokens, same weights), when the norms were computed from text;
+            ``None`` from raw model inputs.
     """
 
-    attentions: Tensor
+    weights: AttentionMaps
     head_norms: Tensor
     layer_norms: Tensor
     value_norms: Tensor
-    tokens: list[str]
-    special: Tensor
-    model_id: str
     maps: AttentionMaps | None = None
 
     @property
+    def attentions(self) -> Tensor:
+        """``[L, H, T, T]`` the weights α of the norm pass."""
+        return self.weights.attentions
+
+    @property
+    def tokens(self) -> list[str]:
+        return self.weights.tokens
+
+    @property
+    def special(self) -> Tensor:
+        return self.weights.special
+
+    @property
+    def model_id(self) -> str:
+        return self.weights.model_id
+
+    @property
     def num_layers(self) -> int:
-        return self.attentions.shape[0]
+        return self.weights.num_layers
 
     @property
     def num_heads(self) -> int:
-        return self.attentions.shape[1]
+        return self.weights.num_heads
 
     @property
     def num_tokens(self) -> int:
-        return self.attentions.shape[-1]
+        return self.weights.num_tokens
 
     def normalized(self, per: str = "layer") -> Tensor:
         """The norms with each query's row rescaled to sum to 1.
@@ -122,7 +138,7 @@ class AttentionNorms:
         values = self.normalized(per)
         if per == "layer":
             values = values[:, None]
-        return dataclasses.replace(self.maps, attentions=values.to(self.maps.attentions.dtype))
+        return self.maps.replace(attentions=values.to(self.maps.attentions.dtype))
 
 
 def _bert_sublayers(model: nn.Module) -> list[Sublayer]:
@@ -293,11 +309,29 @@ def _norms(
         return torch.stack(values).to("cpu", torch.float32)
 
     return AttentionNorms(
-        attentions=stack(attentions),
+        weights=_token_maps(stack(attentions), tokens, special, model_id),
         head_norms=stack(head_norms),
         layer_norms=stack(layer_norms),
         value_norms=stack(value_norms),
+    )
+
+
+def _token_maps(
+    attentions: Tensor, tokens: list[str], special: Tensor, model_id: str
+) -> AttentionMaps:
+    """Maps over raw inputs' tokens: each ordinary token is its own word."""
+    from attnbook.maps import AttentionMaps
+
+    flags = special.tolist()
+    words = [t for t, s in zip(tokens, flags, strict=True) if not s]
+    word_ids: list[int | None] = []
+    for is_special in flags:
+        word_ids.append(None if is_special else sum(w is not None for w in word_ids))
+    return AttentionMaps(
+        attentions=attentions,
         tokens=tokens,
+        word_ids=word_ids,
+        words=words,
         special=special,
         model_id=model_id,
     )
@@ -347,4 +381,5 @@ def attention_norms(
     norms = _norms(
         captured.calls, weights, tokens=maps.tokens, special=maps.special, model_id=maps.model_id
     )
-    return dataclasses.replace(norms, maps=maps)
+    # The norm pass's weights over the text's own axes (words, roles, segments).
+    return dataclasses.replace(norms, weights=maps.replace(attentions=norms.attentions), maps=maps)

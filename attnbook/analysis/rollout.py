@@ -32,6 +32,17 @@ HEAD_FUSIONS = ("mean", "max", "min")
 
 
 def _attentions(maps: Any) -> Tensor:
+    from attnbook.maps import AttentionMaps
+
+    if isinstance(maps, AttentionMaps):  # checked when it was built
+        if not maps.is_self_attention:
+            raise AnalysisInputError(
+                "attention_rollout multiplies self-attention layers (queries and keys are the "
+                "same tokens); these maps have separate query and key axes"
+            )
+        a = maps.attentions
+        return (a if a.is_floating_point() else a.to(torch.get_default_dtype())).detach()
+    # A raw tensor (or a stand-in) enters here: check it once.
     a = maps.attentions if hasattr(maps, "attentions") else maps
     if not isinstance(a, Tensor):
         try:

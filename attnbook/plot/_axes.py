@@ -8,12 +8,31 @@ import matplotlib
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from attnbook.errors import AttnbookError
+from attnbook.errors import AttnbookError, HeadOutOfRangeError, LayerOutOfRangeError
+from attnbook.ids import check_id
 from attnbook.plot.style import CMAP, FONT_FAMILY
 
 
 class PlotInputError(AttnbookError, ValueError):
     """A figure function was given arguments it cannot draw."""
+
+
+class PlotLayerOutOfRangeError(PlotInputError, LayerOutOfRangeError):
+    """A figure function was given a layer id the model does not have."""
+
+
+class PlotHeadOutOfRangeError(PlotInputError, HeadOutOfRangeError):
+    """A figure function was given a head id the model does not have."""
+
+
+def plot_layer(layer: object, count: int) -> int:
+    """The one range check (:func:`attnbook.ids.check_id`) for a figure's layer id."""
+    return check_id(layer, count, "layer", PlotLayerOutOfRangeError)
+
+
+def plot_head(head: object, count: int) -> int:
+    """The one range check (:func:`attnbook.ids.check_id`) for a figure's head id."""
+    return check_id(head, count, "head", PlotHeadOutOfRangeError)
 
 
 def use_book_fonts(ax: Axes) -> None:

@@ -19,9 +19,17 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from attnbook.plot._axes import PlotInputError, discrete_colours, new_axes, new_axes_row
+from attnbook.ids import short_model_name
+from attnbook.plot._axes import (
+    PlotInputError,
+    discrete_colours,
+    new_axes,
+    new_axes_row,
+    plot_layer,
+)
 from attnbook.plot.i18n import msg, verbatim
 from attnbook.plot.i18n import text as _t
+from attnbook.plot.matrix import draw_matrix
 from attnbook.plot.messages import MESSAGES
 from attnbook.plot.style import CMAP, style_context
 
@@ -177,12 +185,7 @@ def explanation_comparison(
             "expected AttentionNorms from attnbook.analysis.attention_norms(text), got "
             f"{type(norms).__name__}"
         )
-    num_layers = norms.attentions.shape[0]
-    if not -num_layers <= layer < num_layers:
-        raise PlotInputError(
-            f"layer {layer} is out of range: the model has layers 0..{num_layers - 1} (0-indexed)"
-        )
-    layer %= num_layers
+    layer = plot_layer(layer, norms.attentions.shape[0])
     panels = [
         norms.attentions[layer].mean(0),
         norms.normalized("layer")[layer],
@@ -201,15 +204,20 @@ def explanation_comparison(
         ]
         for ax, panel, title in zip(axes, panels, titles, strict=True):
             data = panel.detach().float().cpu().numpy()
-            image = ax.imshow(data, cmap=cmap, vmin=0.0, interpolation="nearest")
-            ax.set_xticks(range(n), labels=tokens, rotation=90, fontsize="small")
-            ax.set_yticks(range(n), labels=tokens, fontsize="small")
-            ax.tick_params(length=0)
-            ax.spines[:].set_visible(False)
+            image = draw_matrix(
+                ax,
+                data,
+                tokens,
+                tokens,
+                cmap=cmap,
+                image={"vmin": 0.0, "interpolation": "nearest"},
+                xticks={"rotation": 90, "fontsize": "small"},
+                yticks={"fontsize": "small"},
+            )
             ax.set_title(title)
             ax.set_xlabel(_t(fig, "key"))
             fig.colorbar(image, ax=ax, shrink=0.7, label=_t(fig, "share_of_row"))
         axes[0].set_ylabel(_t(fig, "query"))
-        model = str(getattr(norms, "model_id", "")).rstrip("/").split("/")[-1]
+        model = short_model_name(getattr(norms, "model_id", ""))
         fig.suptitle(_t(fig, "three_views", model=model, layer=layer), fontsize="medium")
     return fig

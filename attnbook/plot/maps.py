@@ -20,9 +20,11 @@ from matplotlib.collections import LineCollection
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 
+from attnbook.ids import short_model_name
 from attnbook.plot._axes import PlotInputError, discrete_colours, new_axes
 from attnbook.plot.i18n import msg, verbatim
 from attnbook.plot.i18n import text as _t
+from attnbook.plot.matrix import annotate_cells, draw_matrix
 from attnbook.plot.style import CMAP, style_context
 
 if TYPE_CHECKING:
@@ -32,7 +34,7 @@ __all__ = ["heatmap", "head_grid", "layer_profile", "line_view"]
 
 
 def _check_maps(maps: Any) -> None:
-    if not (hasattr(maps, "attentions") and hasattr(maps, "tokens") and hasattr(maps, "head")):
+    if not (hasattr(maps, "attentions") and hasattr(maps, "head")):
         raise PlotInputError(
             f"expected an AttentionMaps (from attnbook.attend(text)), got {type(maps).__name__}"
         )
@@ -44,7 +46,22 @@ def _weights(maps: Any, layer: int, head: int) -> np.ndarray:
 
 
 def _model_name(maps: Any) -> str:
-    return str(getattr(maps, "model_id", "")).rstrip("/").split("/")[-1]
+    return short_model_name(getattr(maps, "model_id", ""))
+
+
+def _axes_tokens(maps: Any) -> tuple[list[str], list[str]]:
+    """Query (row) and key (column) tokens; the same list for self-attention."""
+    query, key = getattr(maps, "query", None), getattr(maps, "key", None)
+    if query is not None and key is not None:
+        return list(query.tokens), list(key.tokens)
+    return list(maps.tokens), list(maps.tokens)
+
+
+def _hidden(maps: Any) -> np.ndarray | None:
+    """Bool ``[Q, K]`` of the keys a query cannot see (causal maps), else ``None``."""
+    if not getattr(maps, "causal", False) or not callable(getattr(maps, "visible_keys", None)):
+        return None
+    return (~maps.visible_keys()).numpy()
 
 
 def _text_colour(rgba: tuple[float, ...]) -> str:
@@ -84,19 +101,28 @@ def heatmap(
     """
     _check_maps(maps)
     weights = _weights(maps, layer, head)
-    n = len(maps.tokens)
+    rows, cols = _axes_tokens(maps)
+    hidden = _hidden(maps)
+    n = max(len(rows), len(cols))
     norm = Normalize(0.0, float(weights.max()) if vmax is None else vmax)
     side = min(3.0 + 0.42 * n, 16.0)
     with style_context():
         fig, ax = new_axes(ax, (side + (1.2 if colorbar else 0), side))
-        image = ax.imshow(weights, cmap=cmap, norm=norm, aspect="equal", interpolation="nearest")
         # Long inputs: labels about half a row high (a row is 72 * side / n points).
         label_size = None if n <= 30 else max(4.0, min(10.0, 0.5 * 72 * side / n))
-        ax.set_xticks(range(n), labels=list(maps.tokens), rotation=90, fontsize=label_size)
-        ax.set_yticks(range(n), labels=list(maps.tokens), fontsize=label_size)
-        ax.tick_params(top=False, bottom=True, length=0)
-        ax.spines[:].set_visible(False)
-        verbatim(fig, maps.tokens)
+        image = draw_matrix(
+            ax,
+            weights,
+            rows,
+            cols,
+            cmap=cmap,
+            hidden=hidden,
+            image={"norm": norm, "aspect": "equal", "interpolation": "nearest"},
+            xticks={"rotation": 90, "fontsize": label_size},
+            yticks={"fontsize": label_size},
+            ticks={"top": False, "bottom": True, "length": 0},
+        )
+        verbatim(fig, rows if rows == cols else [*rows, *cols])
         ax.set_xlabel(_t(fig, "key_attended_to"))
         ax.set_ylabel(_t(fig, "query_attending"))
         if title is None:
@@ -107,19 +133,12 @@ def heatmap(
         ax.set_title(title)
         if annotate:
             colormap = matplotlib.colormaps[cmap]
+
+            def colour_of(w: float) -> str:
+                return _text_colour(colormap(norm(w)))
+
             size = "x-small" if n > 10 else "small"
-            for i in range(n):
-                for j in range(n):
-                    w = weights[i, j]
-                    ax.text(
-                        j,
-                        i,
-                        format(w, fmt),
-                        ha="center",
-                        va="center",
-                        fontsize=size,
-                        color=_text_colour(colormap(norm(w))),
-                    )
+            annotate_cells(ax, weights, colour_of, fmt=fmt, fontsize=size, hidden=hidden)
         if colorbar:
             fig.colorbar(image, ax=ax, shrink=0.8, label=_t(fig, "attention_weight"))
     return fig
@@ -157,6 +176,7 @@ def head_grid(
     if not layers or not heads:
         raise PlotInputError("head_grid needs at least one layer and one head")
     panels = np.stack([np.stack([_weights(maps, lay, hd) for hd in heads]) for lay in layers])
+    hidden = _hidden(maps)
     norm = Normalize(0.0, float(panels.max()) if vmax is None else vmax)
     with style_context():
         fig = Figure(
@@ -169,10 +189,16 @@ def head_grid(
             for c, hd in enumerate(heads):
                 ax = grid[r, c]
                 images.append(
-                    ax.imshow(panels[r, c], cmap=cmap, norm=norm, interpolation="nearest")
+                    draw_matrix(
+                        ax,
+                        panels[r, c],
+                        None,
+                        None,
+                        cmap=cmap,
+                        hidden=hidden,
+                        image={"norm": norm, "interpolation": "nearest"},
+                    )
                 )
-                ax.set_xticks([])
-                ax.set_yticks([])
                 if r == 0:
                     ax.set_title(_t(fig, "head_n", head=hd % maps.num_heads), fontsize="small")
                 if c == 0:

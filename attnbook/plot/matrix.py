@@ -1,18 +1,25 @@
-"""A labelled heatmap of any weight matrix: the Part I picture of attention.
+"""The one matrix drawer behind every heatmap, and a labelled heatmap of any weight matrix.
 
-Model-free: it takes a plain ``[T, S]`` tensor (weights from
-:func:`attnbook.scaled_dot_product_attention`, or a mask) with names for the
-queries (rows) and keys (columns).
+:func:`draw_matrix` puts a ``[Q, K]`` matrix on axes with its query (row) and
+key (column) labels, optionally writes the values in the cells, and draws
+cells a query cannot see (a causal map's future keys) as masked, in
+:data:`HIDDEN_COLOUR`, outside the colour scale. Every heatmap of attnbook
+goes through it: :func:`weights_heatmap` (model-free, Part I),
+:func:`attnbook.plot.heatmap` (a model's maps), the panels of
+:func:`attnbook.plot.explanation_comparison` and the toy model's
+:func:`attnbook.toy.plot.head_heatmap`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.image import AxesImage
 from matplotlib.patches import Patch, Rectangle
 
 from attnbook.plot._axes import PlotInputError, new_axes
@@ -20,7 +27,101 @@ from attnbook.plot.i18n import text as _t
 from attnbook.plot.i18n import verbatim
 from attnbook.plot.style import CMAP, style_context
 
-__all__ = ["weights_heatmap"]
+__all__ = ["HIDDEN_COLOUR", "annotate_cells", "draw_matrix", "hidden_legend", "weights_heatmap"]
+
+HIDDEN_COLOUR = "0.88"
+"""Face colour of the cells a query cannot see (hatched; masked out of the colour scale)."""
+
+_HIDDEN_STYLE = {"facecolor": HIDDEN_COLOUR, "edgecolor": "0.6", "hatch": "///"}
+
+
+def draw_matrix(
+    ax: Axes,
+    matrix: np.ndarray,
+    rows: Sequence[str] | None,
+    cols: Sequence[str] | None,
+    *,
+    cmap: str = CMAP,
+    hidden: np.ndarray | None = None,
+    image: Mapping[str, Any] | None = None,
+    xticks: Mapping[str, Any] | None = None,
+    yticks: Mapping[str, Any] | None = None,
+    ticks: Mapping[str, Any] | None = None,
+) -> AxesImage:
+    """Draw ``matrix`` ``[Q, K]`` on ``ax``: rows are queries, columns keys.
+
+    Args:
+        ax: the axes (inside :func:`~attnbook.plot.style.style_context`).
+        matrix: ``[Q, K]`` values.
+        rows, cols: ``Q`` and ``K`` tick labels; ``None`` for neither ticks
+            nor labels and the frame kept (small multiples).
+        cmap: colour map name.
+        hidden: optional bool ``[Q, K]``, ``True`` where the query cannot see
+            the key; those cells are masked out of the colour scale and drawn
+            hatched in :data:`HIDDEN_COLOUR`, so "cannot see" is not "weight 0".
+        image: extra keywords of ``ax.imshow`` (``norm``, ``vmin``, ``aspect``, ...).
+        xticks, yticks: extra keywords of ``ax.set_xticks`` / ``set_yticks``.
+        ticks: keywords of ``ax.tick_params``.
+
+    Returns:
+        The image (for a colour bar).
+    """
+    q, k = matrix.shape
+    if hidden is not None:
+        hidden = np.asarray(hidden, dtype=bool)
+        matrix = np.ma.masked_array(matrix, mask=hidden)
+    drawn = ax.imshow(matrix, cmap=cmap, **dict(image or {}))
+    if hidden is not None:
+        for i, j in zip(*np.nonzero(hidden), strict=True):
+            ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, linewidth=0, **_HIDDEN_STYLE))
+    if rows is None or cols is None:
+        ax.set_xticks([])
+        ax.set_yticks([])
+        return drawn
+    ax.set_xticks(range(k), labels=list(cols), **dict(xticks or {}))
+    ax.set_yticks(range(q), labels=list(rows), **dict(yticks or {}))
+    ax.tick_params(**dict(ticks or {"length": 0}))
+    ax.spines[:].set_visible(False)
+    return drawn
+
+
+def hidden_legend(ax: Axes, fig: Figure) -> None:
+    """A legend entry above ``ax`` saying what the hatched cells are."""
+    ax.legend(
+        handles=[Patch(**_HIDDEN_STYLE, label=_t(fig, "masked_cells"))],
+        loc="lower left",
+        bbox_to_anchor=(0.0, 1.0),
+        frameon=False,
+        fontsize="small",
+        borderaxespad=0.2,
+    )
+
+
+def annotate_cells(
+    ax: Axes,
+    matrix: np.ndarray,
+    colour_of: Callable[[float], str],
+    *,
+    fmt: str = ".2f",
+    fontsize: str = "small",
+    hidden: np.ndarray | None = None,
+) -> None:
+    """Write each value of ``matrix`` ``[Q, K]`` in its cell (hidden cells stay empty)."""
+    q, k = matrix.shape
+    for i in range(q):
+        for j in range(k):
+            if hidden is not None and hidden[i, j]:
+                continue
+            value = matrix[i, j]
+            ax.text(
+                j,
+                i,
+                format(value, fmt),
+                ha="center",
+                va="center",
+                fontsize=fontsize,
+                color=colour_of(value),
+            )
 
 
 def weights_heatmap(
@@ -88,66 +189,29 @@ def weights_heatmap(
         hidden = ~visible.numpy()
     with style_context():
         fig, ax = new_axes(ax, (0.9 + 0.6 * s, 0.6 + 0.5 * t))
-        shown = np.ma.masked_array(matrix, mask=hidden)
-        image = ax.imshow(shown, cmap=CMAP, vmin=vmin, vmax=vmax, aspect="auto")
-        if hidden.any():
-            for i, j in zip(*np.nonzero(hidden), strict=True):
-                ax.add_patch(
-                    Rectangle(
-                        (j - 0.5, i - 0.5),
-                        1,
-                        1,
-                        facecolor="0.88",
-                        edgecolor="0.6",
-                        hatch="///",
-                        linewidth=0,
-                    )
-                )
-            ax.legend(
-                handles=[
-                    Patch(
-                        facecolor="0.88",
-                        edgecolor="0.6",
-                        hatch="///",
-                        label=_t(fig, "masked_cells"),
-                    )
-                ],
-                loc="lower left",
-                bbox_to_anchor=(0.0, 1.0),
-                frameon=False,
-                fontsize="small",
-                borderaxespad=0.2,
-            )
-        ax.set_xticks(
-            range(s),
+        long_keys = max(map(len, keys)) > 3
+        image = draw_matrix(
+            ax,
+            matrix,
+            queries,
             keys,
-            rotation=45 if max(map(len, keys)) > 3 else 0,
-            ha="right" if max(map(len, keys)) > 3 else "center",
+            hidden=hidden,
+            image={"vmin": vmin, "vmax": vmax, "aspect": "auto"},
+            xticks={"rotation": 45 if long_keys else 0, "ha": "right" if long_keys else "center"},
         )
-        ax.set_yticks(range(t), queries)
+        if hidden.any():
+            hidden_legend(ax, fig)
         verbatim(fig, [*queries, *keys])
         ax.set_xlabel(_t(fig, "key_looked_at"))
         ax.set_ylabel(_t(fig, "query_looking"))
-        ax.tick_params(length=0)
-        for side in ("top", "right", "bottom", "left"):
-            ax.spines[side].set_visible(False)
         if annotate:
             norm = image.norm
-            for i in range(t):
-                for j in range(s):
-                    if hidden[i, j]:
-                        continue
-                    value = matrix[i, j]
-                    dark = np.isfinite(value) and np.asarray(norm(value)).item() < 0.6
-                    ax.text(
-                        j,
-                        i,
-                        f"{value:.{decimals}f}",
-                        ha="center",
-                        va="center",
-                        fontsize="small",
-                        color="white" if dark else "black",
-                    )
+
+            def colour_of(value: float) -> str:
+                dark = np.isfinite(value) and np.asarray(norm(value)).item() < 0.6
+                return "white" if dark else "black"
+
+            annotate_cells(ax, matrix, colour_of, fmt=f".{decimals}f", hidden=hidden)
         if title:
             ax.set_title(title)
         if colorbar_label is None:

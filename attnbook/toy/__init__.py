@@ -32,6 +32,7 @@ from attnbook.toy.evaluate import (
     head_accuracy,
     offset_baseline,
     particle_heads,
+    sentence_maps,
 )
 from attnbook.toy.grammar import (
     GROUPS,
@@ -77,6 +78,7 @@ __all__ = [
     "ToyOutput",
     "TrainResult",
     "attention_maps",
+    "sentence_maps",
     "cache_dir",
     "cache_path",
     "clark_table",

@@ -18,6 +18,7 @@ Layers and heads are **0-indexed** in every DataFrame.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import torch
@@ -26,11 +27,15 @@ from torch import Tensor
 from attnbook.toy.grammar import GROUPS, VOCAB, Sentence, ToyGrammarError
 from attnbook.toy.model import PAD_ID, ToyEncoder
 
+if TYPE_CHECKING:
+    from attnbook.maps import AttentionMaps
+
 __all__ = [
     "ALL_GROUPS",
     "RELATIONS",
     "TARGETS",
     "attention_maps",
+    "sentence_maps",
     "clark_table",
     "encode",
     "head_accuracy",
@@ -89,6 +94,33 @@ def attention_maps(
         )
     finally:
         model.train(was_training)
+
+
+def sentence_maps(model: ToyEncoder, sentence: Sentence) -> AttentionMaps:
+    """One sentence's attention as :class:`~attnbook.maps.AttentionMaps` ``[L, H, T, T]``.
+
+    The same result type as a real model's (:func:`attnbook.attend`), so the
+    analysis and plot functions work on the toy: each word is one token, and
+    the toy has no special tokens.
+
+    >>> from attnbook.toy import ToyEncoder, VOCAB
+    >>> from attnbook.toy.grammar import parse
+    >>> maps = sentence_maps(ToyEncoder(len(VOCAB), 10, 16, 1, 2), parse("犬 が 猫 を 追う"))
+    >>> maps.tokens, tuple(maps.attentions.shape)
+    (['犬', 'が', '猫', 'を', '追う'], (1, 2, 5, 5))
+    """
+    from attnbook.maps import AttentionMaps
+
+    tokens = list(sentence.tokens)
+    return AttentionMaps(
+        attentions=attention_maps(model, [sentence])[0],
+        tokens=tokens,
+        word_ids=list(range(len(tokens))),
+        words=tokens,
+        special=torch.zeros(len(tokens), dtype=torch.bool),
+        model_id="attnbook-toy",
+        text=" ".join(tokens),
+    )
 
 
 def _gold(sentences: Sequence[Sentence], target: str, t: int) -> Tensor:

@@ -14,13 +14,20 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from attnbook.plot._axes import PlotInputError, discrete_colours, new_axes, new_axes_row
+from attnbook.plot._axes import (
+    PlotInputError,
+    discrete_colours,
+    new_axes,
+    new_axes_row,
+    plot_head,
+    plot_layer,
+)
 from attnbook.plot.i18n import get_language, msg, remember, verbatim
 from attnbook.plot.i18n import text as _t
 from attnbook.plot.matrix import weights_heatmap
 from attnbook.plot.style import style_context
 from attnbook.toy.circuit import InductionStudy
-from attnbook.toy.evaluate import ALL_GROUPS, RELATIONS, TARGETS, attention_maps, offset_baseline
+from attnbook.toy.evaluate import ALL_GROUPS, RELATIONS, TARGETS, offset_baseline, sentence_maps
 from attnbook.toy.experiment import final_best_heads
 from attnbook.toy.grammar import Sentence, parse
 from attnbook.toy.model import ToyEncoder
@@ -33,12 +40,9 @@ def _sentence(sentence: str | Sentence) -> Sentence:
     return parse(sentence) if isinstance(sentence, str) else sentence
 
 
-def _check_head(model: ToyEncoder, layer: int, head: int) -> None:
-    if not 0 <= layer < model.num_layers or not 0 <= head < model.num_heads:
-        raise PlotInputError(
-            f"layer {layer}, head {head} does not exist: the model has layers "
-            f"0..{model.num_layers - 1} and heads 0..{model.num_heads - 1} (0-indexed)"
-        )
+def _check_head(model: ToyEncoder, layer: int, head: int) -> tuple[int, int]:
+    """The one range rule (:func:`attnbook.ids.check_id`): 0-indexed, negative from the end."""
+    return plot_layer(layer, model.num_layers), plot_head(head, model.num_heads)
 
 
 def head_heatmap(
@@ -57,8 +61,8 @@ def head_heatmap(
     'layer 0, head 1 (0-indexed)'
     """
     s = _sentence(sentence)
-    _check_head(model, layer, head)
-    weights = attention_maps(model, [s])[0, layer, head]
+    layer, head = _check_head(model, layer, head)
+    weights = sentence_maps(model, s).head(layer, head)
     title = msg("layer_head", layer=layer, head=head)
     fig = weights_heatmap(weights, s.tokens, s.tokens, ax=ax, title=title.render(get_language()))
     remember(fig, title)
@@ -160,7 +164,7 @@ def verb_row_history(
     Rows are training steps (top: before training), columns the example's words.
     ``every`` keeps every n-th snapshot (the last one is always kept).
     """
-    _check_head(result.model, layer, head)
+    layer, head = _check_head(result.model, layer, head)
     if not 0 <= example < len(EXAMPLES):
         raise PlotInputError(f"example must be 0..{len(EXAMPLES) - 1}, got {example}")
     if every < 1:

@@ -16,7 +16,18 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from attnbook.errors import HeadOutOfRangeError, LayerOutOfRangeError
+from attnbook.ids import check_id, short_model_name
 from attnbook.view.payload import ViewInputError, build_payload, json_for_script
+
+
+class ViewLayerOutOfRangeError(ViewInputError, LayerOutOfRangeError):
+    """A view was asked to show a layer the model does not have (0-indexed)."""
+
+
+class ViewHeadOutOfRangeError(ViewInputError, HeadOutOfRangeError):
+    """A view was asked to show a head the model does not have (0-indexed)."""
+
 
 __all__ = ["LANGUAGES", "AttentionView", "head_view", "model_view"]
 
@@ -87,7 +98,7 @@ class AttentionView:
     def page(self, title: str | None = None) -> str:
         """A complete standalone HTML page around :attr:`html`."""
         if title is None:
-            model = str(self.payload.get("model", "")).rstrip("/").split("/")[-1]
+            model = short_model_name(self.payload.get("model", ""))
             if self.lang == "ja":
                 title = "attnbook " + {"head": "ヘッド", "model": "モデル"}[self.kind] + "ビュー"
             else:
@@ -136,14 +147,8 @@ def _view(
     if part not in names:
         raise ViewInputError(f"part must be one of {names} (or None), got {part!r}")
     shown = payload["parts"][names.index(part)]
-    for name, value, count in (
-        ("layer", layer, shown["layers"]),
-        ("head", head, shown["heads"]),
-    ):
-        if isinstance(value, bool) or not isinstance(value, int) or not -count <= value < count:
-            raise ViewInputError(
-                f"{name} {value!r} is out of range: ids are 0..{count - 1} (0-indexed)"
-            )
+    layer = check_id(layer, shown["layers"], "layer", ViewLayerOutOfRangeError)
+    head = check_id(head, shown["heads"], "head", ViewHeadOutOfRangeError)
     if not 0 <= threshold < 1:
         raise ViewInputError(f"threshold must be in [0, 1), got {threshold!r}")
     payload["view"] = {
