@@ -32,7 +32,7 @@ __all__ = ["HIDDEN_COLOUR", "annotate_cells", "draw_matrix", "hidden_legend", "w
 HIDDEN_COLOUR = "0.88"
 """Face colour of the cells a query cannot see (hatched; masked out of the colour scale)."""
 
-_HIDDEN_STYLE = {"facecolor": HIDDEN_COLOUR, "edgecolor": "0.6", "hatch": "///"}
+_HIDDEN_EDGE, _HIDDEN_HATCH = "0.6", "///"
 
 
 def draw_matrix(
@@ -73,7 +73,17 @@ def draw_matrix(
     drawn = ax.imshow(matrix, cmap=cmap, **dict(image or {}))
     if hidden is not None:
         for i, j in zip(*np.nonzero(hidden), strict=True):
-            ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, linewidth=0, **_HIDDEN_STYLE))
+            ax.add_patch(
+                Rectangle(
+                    (j - 0.5, i - 0.5),
+                    1,
+                    1,
+                    facecolor=HIDDEN_COLOUR,
+                    edgecolor=_HIDDEN_EDGE,
+                    hatch=_HIDDEN_HATCH,
+                    linewidth=0,
+                )
+            )
     if rows is None or cols is None:
         ax.set_xticks([])
         ax.set_yticks([])
@@ -88,7 +98,14 @@ def draw_matrix(
 def hidden_legend(ax: Axes, fig: Figure) -> None:
     """A legend entry above ``ax`` saying what the hatched cells are."""
     ax.legend(
-        handles=[Patch(**_HIDDEN_STYLE, label=_t(fig, "masked_cells"))],
+        handles=[
+            Patch(
+                facecolor=HIDDEN_COLOUR,
+                edgecolor=_HIDDEN_EDGE,
+                hatch=_HIDDEN_HATCH,
+                label=_t(fig, "masked_cells"),
+            )
+        ],
         loc="lower left",
         bbox_to_anchor=(0.0, 1.0),
         frameon=False,
@@ -207,7 +224,7 @@ def weights_heatmap(
         if annotate:
             norm = image.norm
 
-            def colour_of(value: float) -> str:
+            def colour_of(value: Any) -> str:
                 dark = np.isfinite(value) and np.asarray(norm(value)).item() < 0.6
                 return "white" if dark else "black"
 
