@@ -6,6 +6,7 @@ from typing import Any
 
 import torch
 
+from attnbook.maps.types import AttentionMaps
 from attnbook.view.payload import ViewInputError
 
 __all__ = ["seq2seq_to_bertviz", "to_bertviz"]
@@ -29,8 +30,9 @@ def to_bertviz(maps: Any) -> tuple[tuple[torch.Tensor, ...], list[str]]:
         raise ViewInputError(
             f"expected an AttentionMaps with attentions [L, H, T, T], got {type(maps).__name__}"
         )
-    tokens = [str(t) for t in maps.tokens]
-    if att.shape[-1] != len(tokens) or att.shape[-2] != len(tokens):
+    tokens = [str(t) for t in maps.tokens]  # one shared axis (AxesDifferError otherwise)
+    # An AttentionMaps was checked when it was built; a stand-in is checked here.
+    if not isinstance(maps, AttentionMaps) and att.shape[-2:] != (len(tokens), len(tokens)):
         raise ViewInputError(f"attentions {tuple(att.shape)} do not match {len(tokens)} tokens")
     return tuple(att[layer].unsqueeze(0) for layer in range(att.shape[0])), tokens
 

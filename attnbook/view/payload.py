@@ -49,6 +49,7 @@ import numpy as np
 import torch
 
 from attnbook.errors import AttnbookError
+from attnbook.maps.types import AttentionMaps
 
 __all__ = [
     "SCALE",
@@ -173,7 +174,9 @@ def _part(
             raise ViewInputError(
                 f"{max(nq, nk)} tokens is too many for a view (at most {_MAX_TOKENS})"
             )
-        if tuple(lm.attentions.shape) != (num_layers, num_heads, nq, nk):
+        # An AttentionMaps was checked when it was built; a stand-in is checked here.
+        trusted = isinstance(lm, AttentionMaps)
+        if not trusted and tuple(lm.attentions.shape) != (num_layers, num_heads, nq, nk):
             raise ViewInputError(
                 f"attentions of shape {tuple(lm.attentions.shape)} do not match "
                 f"{num_layers} layers x {num_heads} heads x {nq} queries x {nk} keys"
