@@ -135,7 +135,8 @@ def _blocks(att: torch.Tensor, layout: str, k: int | None) -> list[list[bytes]]:
     """Encoded bytes of every head of ``att`` ``[L, H, Q, K]``: ``blocks[layer][head]``."""
     # One vectorised pass over all heads: per-head calls are ~50x slower on 300 tokens.
     if layout in ("dense", "tril"):
-        q = quantise(att.transpose(-1, -2))  # key-major: [L, H, K, Q]
+        # [L, H, Q, K] -> bytes [L, H, K, Q]
+        q = quantise(att.transpose(-1, -2))  # key-major
         if layout == "tril":
             # Key j's column from query j on: the upper triangle of the key-major block, row by row.
             rows, cols = np.triu_indices(q.shape[-1])
