@@ -115,7 +115,7 @@ class InductionConfig:
     positions: str = "qk"
     steps: int = 600
     batch_size: int = 64
-    lr: float = 3e-3
+    lr: float = 5e-3
     snapshot_every: int = 25
     n_probe: int = 128
 
