@@ -265,16 +265,19 @@ def site(session: nox.Session) -> None:
 
 @nox.session
 def i18n(session: nox.Session) -> None:
-    """For translators: regenerate the .pot templates and update locales/ja/*.po."""
+    """For translators: regenerate the .pot templates and update locales/ja/*.po.
+
+    ``nox -s i18n -- --only chapters/02-scaled-dot-product`` updates only that page's .po.
+    """
     env(session)
-    run(session, _bin("python"), str(DOCS / "tools" / "i18n.py"), "update")
+    run(session, _bin("python"), str(DOCS / "tools" / "i18n.py"), "update", *session.posargs)
 
 
 @nox.session(name="i18n-check")
 def i18n_check(session: nox.Session) -> None:
-    """Fail on any missing, untranslated or fuzzy Japanese message."""
+    """Fail on any missing, untranslated or fuzzy Japanese message (``-- --only PAGE``: one page)."""
     env(session)
-    run(session, _bin("python"), str(DOCS / "tools" / "i18n.py"), "check")
+    run(session, _bin("python"), str(DOCS / "tools" / "i18n.py"), "check", *session.posargs)
 
 
 @nox.session
