@@ -21,7 +21,7 @@ languages, every chapter and training from scratch <= 300 s, no-change
 CPU time of the builds is printed beside wall time, so slowness caused by
 other processes on the machine can be told apart from a slow build.
 
-    python benchmarks/bench_build.py [--jobs 1|2|auto] [--chapter 02-scaled-dot-product]
+    python benchmarks/bench_build.py [--jobs auto|1|2] [--chapter 02-scaled-dot-product]
         [--ref HEAD|worktree] [--no-reproducibility] [--keep]
 """
 
@@ -51,6 +51,8 @@ ENVIRONMENT = {
     "PYDEVD_DISABLE_FILE_VALIDATION": "1",
 }
 BUILD_FAILURES: list[str] = []
+# The playground export (a builder-inited step) needs the runtime's npm lock file.
+PLAYGROUND_PINS = ("package.json", "package-lock.json")
 IGNORED = shutil.ignore_patterns(
     "_build", "__pycache__", ".ipynb_checkpoints", "*.pyc", ".jupyter_cache"
 )
@@ -65,13 +67,29 @@ def snapshot(target: Path, ref: str | None) -> Path:
     if ref is None:
         shutil.copytree(ROOT / "docs", target / "docs", ignore=IGNORED)
         shutil.copytree(ROOT / "attnbook", target / "attnbook", ignore=IGNORED)
+        for name in PLAYGROUND_PINS:
+            shutil.copy2(ROOT / name, target / name)
     else:
         archive = subprocess.run(
-            ["git", "-C", str(ROOT), "archive", "--format=tar", ref, "docs", "attnbook"],
+            [
+                "git",
+                "-C",
+                str(ROOT),
+                "archive",
+                "--format=tar",
+                ref,
+                "docs",
+                "attnbook",
+                *PLAYGROUND_PINS,
+            ],  # fmt: skip
             capture_output=True,
             check=True,
         )
         subprocess.run(["tar", "-x", "-C", str(target)], input=archive.stdout, check=True)
+    # The playground's runtime comes from npm: reuse the installed packages (installing
+    # them is part of setting up the environment, like pip, not of building the book).
+    if (ROOT / "node_modules").is_dir():
+        (target / "node_modules").symlink_to(ROOT / "node_modules")
     return target / "docs"
 
 
@@ -142,7 +160,9 @@ def pick_chapter(docs: Path, name: str | None) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--jobs", "-j", default="1", help="sphinx -j: 1 (default), 2 or auto")
+    parser.add_argument(
+        "--jobs", "-j", default="auto", help="sphinx -j: auto (default, as nox -s docs), 1 or 2"
+    )
     parser.add_argument("--chapter", help="the chapter to edit (default: the first)")
     parser.add_argument(
         "--ref",

@@ -44,6 +44,7 @@ extensions = [
     "sphinx.ext.mathjax",
     "sphinx_copybutton",
     "attnbook_sphinx",
+    "execute_ahead",
     "attnbook.playground.sphinx",
 ]
 
@@ -69,6 +70,14 @@ nb_execution_show_tb = True
 nb_execution_timeout = 600
 nb_execution_allow_errors = False
 nb_merge_streams = True
+# Pages executed first on a clean build (docs/tools/execute_ahead.py runs them in
+# parallel, heaviest first, so both cores finish together): the chapters that train.
+attnbook_execute_first = [
+    "chapters/09-toy-grammar",
+    "chapters/12-decoder",
+    "chapters/14-attention-at-scale",
+    "chapters/13-cross-attention",
+]
 
 _build = Path(os.environ.get("ATTNBOOK_BUILD_DIR", DOCS / "_build"))
 _cache_root = _build / ".jupyter_cache"

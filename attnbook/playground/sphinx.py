@@ -3,7 +3,8 @@
 Add ``"attnbook.playground.sphinx"`` to ``extensions``. When the sources have
 a ``playground`` page and the builder writes HTML into ``<site>/<language>``,
 the assets go to ``<site>/playground-assets/`` (the page links them as
-``../playground-assets/``), from a cache in ``<srcdir>/_build/.playground``.
+``../playground-assets/``), from a cache in ``<build dir>/.playground`` (the
+build directory is ``$ATTNBOOK_BUILD_DIR``, else ``<srcdir>/_build``).
 ``ATTNBOOK_PLAYGROUND=0`` skips the export (the page then says it has no model).
 """
 
@@ -26,7 +27,9 @@ def _export(app: Any) -> None:
         return
     from attnbook.playground.assets import build_assets
 
-    manifest = build_assets(Path(app.outdir).parent / ASSETS, src / "_build" / ".playground")
+    # the build directory conf.py uses (ATTNBOOK_BUILD_DIR), so a clean build there is clean
+    build_dir = Path(os.environ.get("ATTNBOOK_BUILD_DIR", src / "_build"))
+    manifest = build_assets(Path(app.outdir).parent / ASSETS, build_dir / ".playground")
     total = sum(f["bytes"] for f in manifest["files"].values())
     logging.getLogger(__name__).info(f"playground assets: {total / 1e6:.1f} MB in ../{ASSETS}/")
 
