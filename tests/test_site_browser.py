@@ -399,6 +399,10 @@ def test_interactive_views_on_chapter_pages_work(tab, page):
         # The views speak the page's language (one HTML output serves both editions).
         want = f"層 {options[1]}・" if page.startswith("ja/") else f"layer {options[1]},"
         assert want in caption, f"{page}: {caption!r}"
+        # The model's name is the payload's (Python's short_model_name), shown as it is.
+        payload = json.loads(view.locator("script.attnbook-data").text_content())
+        named = payload["model_name"] + " — " if payload["model_name"] else ""
+        assert caption.startswith(named + want.split()[0]), f"{page}: {caption!r}"
         if page.startswith("ja/"):
             # A seq2seq view puts its part picker (アテンション) before the layer picker.
             labels = view.locator("label").all_text_contents()

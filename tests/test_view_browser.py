@@ -579,3 +579,50 @@ def test_mount_takes_a_source_with_parts(tab, tmp_path):
     assert _side(page, "k", "#root") == tgt
     assert page.evaluate("window.__pwned") is False
     assert t.errors == [] and t.blocked == []
+
+
+_MOUNT_NAMED = """
+([tokens, att]) => {
+  const shown = [];
+  for (const spec of [{model: 'org/any-model', modelName: 'Any model (short)'},
+                      {model: 'org/any-model'}]) {
+    const root = document.createElement('div');
+    document.body.appendChild(root);
+    attnbookView.mount(root, attnbookView.source(Object.assign(spec, {layers: 1, heads: 1,
+      levels: [{tokens: tokens, attentions: att}]})));
+    shown.push(root.querySelector('.ab-caption').textContent);
+  }
+  return shown;
+}
+"""
+
+
+def test_the_caption_names_the_model_as_python_does(tab, dog, tmp_path):
+    # One rule for a model's short name (attnbook.ids.short_model_name): the payload
+    # carries the name, and view.js shows it as it is, never shortening an id itself.
+    from attnbook.ids import short_model_name
+    from attnbook.view import AttentionView
+
+    view = head_view(dog)
+    assert view.payload["model_name"] == short_model_name(dog.model_id) == "all-MiniLM-L6-v2"
+    t = tab()
+    page = t.open(view.save(tmp_path / "named.html"))
+    assert page.text_content(".ab-caption").startswith("all-MiniLM-L6-v2 — layer 0, head 0")
+    # A name the JavaScript could not have derived from the id: it is the payload's.
+    renamed = dict(view.payload, model="org/some-model/", model_name="Some model (v2)")
+    page = t.open(AttentionView("head", renamed).save(tmp_path / "renamed.html"))
+    assert page.text_content(".ab-caption").startswith("Some model (v2) — layer 0")
+    # No name in the payload: none in the caption (the id is not cut up in the browser).
+    del renamed["model_name"]
+    page = t.open(AttentionView("head", renamed).save(tmp_path / "unnamed.html"))
+    caption = page.text_content(".ab-caption")
+    assert caption.startswith("layer 0, head 0") and "some-model" not in caption
+    # A source built on another page (the playground) names its model the same way.
+    (tmp_path / "view.js").write_text(VIEW_JS.read_text(encoding="utf-8"), encoding="utf-8")
+    page = t.page
+    page.goto(_page_with(tmp_path, "src.html", '<script src="view.js"></script>').as_uri())
+    small = _toy(["[CLS]", "a", "[SEP]"], layers=1, heads=1)
+    named, unnamed = page.evaluate(_MOUNT_NAMED, [small.tokens, small.attentions.tolist()])
+    assert named.startswith("Any model (short) — layer 0")
+    assert unnamed.startswith("layer 0") and "any-model" not in unnamed
+    assert t.errors == [] and t.blocked == []

@@ -14,7 +14,8 @@
   copied from ``node_modules`` (installed by ``npm ci`` from the lock file at
   the repository root; MIT licence, whose notice is copied beside them);
 * ``view.js``, ``view.css``, ``tokenizer.js``, ``playground.js``, ``playground.css``;
-* ``manifest.json`` — sizes and sha256 of every file, the model's shape and
+* ``manifest.json`` — sizes and sha256 of every file, the model's id and the
+  name the views show (``model_name``, :func:`attnbook.ids.short_model_name`), its shape and
   the measured largest difference to :func:`attnbook.attend` (the build fails
   above :data:`MAX_DIFFERENCE`).
 
@@ -37,6 +38,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from attnbook.ids import short_model_name
 from attnbook.playground.export import ExportError, export_onnx, fidelity, sha256
 
 __all__ = ["MAX_DIFFERENCE", "FIDELITY_TEXTS", "build_assets", "ensure_runtime"]
@@ -198,6 +200,7 @@ def build_assets(
     manifest = {
         "version": 1,
         **info,
+        "model_name": short_model_name(info["model"]),  # the views' caption shows it as it is
         "runtime": {"name": RUNTIME, "version": runtime_version},
         "files": {
             name: {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}

@@ -687,6 +687,7 @@
     var m = this.engine.manifest, L = m.layers, H = m.heads;
     var source = global.attnbookView.source({
       model: m.model,
+      modelName: m.model_name,
       layers: L,
       heads: H,
       levels: [

@@ -98,7 +98,7 @@ class AttentionView:
     def page(self, title: str | None = None) -> str:
         """A complete standalone HTML page around :attr:`html`."""
         if title is None:
-            model = short_model_name(self.payload.get("model", ""))
+            model = self.payload.get("model_name") or short_model_name(self.payload.get("model"))
             if self.lang == "ja":
                 title = "attnbook " + {"head": "ヘッド", "model": "モデル"}[self.kind] + "ビュー"
             else:

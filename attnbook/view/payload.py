@@ -2,7 +2,10 @@
 
 Encoding (version 2)
 --------------------
-A payload holds one or more **parts**, each one kind of attention with its
+A payload names its model twice: ``model``, the hub id or directory, and
+``model_name``, the name a view's caption shows
+(:func:`attnbook.ids.short_model_name`, the one rule; ``view.js`` shows it
+as it is and never shortens an id itself). It holds one or more **parts**, each one kind of attention with its
 own layers, heads and tokens: ``"self"`` for the maps of :func:`attnbook.attend`,
 ``"encoder"``, ``"decoder"`` and ``"cross"`` for the maps of
 :func:`attnbook.attend_seq2seq`. A part has ``name``, ``layers``, ``heads``,
@@ -49,6 +52,7 @@ import numpy as np
 import torch
 
 from attnbook.errors import AttnbookError
+from attnbook.ids import short_model_name
 from attnbook.maps.types import AttentionMaps
 
 __all__ = [
@@ -240,6 +244,8 @@ def build_payload(
 
     >>> from attnbook.maps import attend
     >>> p = build_payload(attend("The dog chased the cat."))
+    >>> p["model"], p["model_name"]
+    ('sentence-transformers/all-MiniLM-L6-v2', 'all-MiniLM-L6-v2')
     >>> [(part["name"], part["layers"], part["heads"]) for part in p["parts"]]
     [('self', 6, 12)]
     >>> [(lv["name"], lv["layout"], lv["nq"], lv["nk"]) for lv in p["parts"][0]["levels"]]
@@ -250,9 +256,11 @@ def build_payload(
         raise ViewInputError(f"top_k must be a positive int or None, got {top_k!r}")
     blob = bytearray()
     meta = [_part(name, m, words, top_k, dense_limit, blob) for name, m in parts]
+    model = str(getattr(maps, "model_id", ""))
     return {
         "version": VERSION,
-        "model": str(getattr(maps, "model_id", "")),
+        "model": model,
+        "model_name": short_model_name(model),
         "scale": SCALE,
         "parts": meta,
         "data": base64.b64encode(zlib.compress(bytes(blob), 9)).decode("ascii"),

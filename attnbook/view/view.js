@@ -6,20 +6,23 @@
  *   decoding, pure (no DOM):  inflate(base64) -> Promise<Uint8Array>
  *                             decode(payload, bytes) -> source
  *                             decodePayload(payload) -> Promise<source>
- *                             source({model, layers, heads, levels}) -> source
- *                             source({model, parts: [...]}) -> source
+ *                             source({model, modelName, layers, heads, levels}) -> source
+ *                             source({model, modelName, parts: [...]}) -> source
  *   drawing:                  mount(root, source, options) -> view
  *                             view.render(newSource) / view.select({...}) /
  *                             view.state() / view.destroy()
  *
- * A "source" is {model, parts: [{name, layers, heads, causal, levels: [{name,
+ * A "source" is {model, modelName, parts: [{name, layers, heads, causal, levels: [{name,
  * query: {tokens, special}, key: {tokens, special}, nq, nk, k,
  * weights(layer, head) -> Float32Array nq*nk, query-major: [i*nk + j] is query
  * i -> key j}]}]}. A part is one kind of attention: "self" (one text), or
  * "encoder", "decoder" and "cross" (an encoder-decoder: the cross part's
- * queries are the target's tokens, its keys the source's). A page that
- * computes attention itself (the playground) builds one with `source()` and
- * re-renders with `view.render()`.
+ * queries are the target's tokens, its keys the source's). `model` is the
+ * model's id, `modelName` the name the caption shows: it comes from Python
+ * (the payload's `model_name`, or the playground's manifest), where
+ * attnbook.ids.short_model_name is the one rule; this file never shortens an
+ * id itself. A page that computes attention itself (the playground) builds a
+ * source with `source()` and re-renders with `view.render()`.
  *
  * Inlined once per view by attnbook/view/html.py; loads nothing from the
  * network. Each inlined copy mounts the view it belongs to. A view's state
@@ -117,7 +120,7 @@
       for (var i = 0; i < part.levels.length; i++) levels.push(payloadLevel(part, part.levels[i], bytes, payload.scale));
       parts.push({ name: part.name, layers: part.layers, heads: part.heads, causal: !!part.causal, levels: levels });
     }
-    return { model: payload.model || "", parts: parts };
+    return { model: payload.model || "", modelName: payload.model_name || "", parts: parts };
   }
 
   function decodePayload(payload) {
@@ -166,14 +169,15 @@
     return { name: spec.name || "self", layers: L, heads: H, causal: !!spec.causal, levels: levels };
   }
 
-  /* A source from weights computed elsewhere: {model, layers, heads, levels}
-   * (one self-attention part) or {model, parts: [{name, layers, heads,
-   * causal, levels}]}. */
+  /* A source from weights computed elsewhere: {model, modelName, layers, heads,
+   * levels} (one self-attention part) or {model, modelName, parts: [{name,
+   * layers, heads, causal, levels}]}. `modelName` is shown as given (none:
+   * no name in the caption). */
   function source(spec) {
     var specs = spec.parts || [spec], parts = [];
     for (var i = 0; i < specs.length; i++) parts.push(sourcePart(specs[i], spec.denseLimit));
     if (!parts.length) fail("a source needs at least one part");
-    return { model: spec.model || "", parts: parts };
+    return { model: spec.model || "", modelName: spec.modelName || "", parts: parts };
   }
 
   // ----- labels -------------------------------------------------------------
@@ -385,7 +389,7 @@
 
     function describe() {
       var lv = level();
-      var model = cur.model ? cur.model.split("/").pop() + " — " : "";
+      var model = cur.modelName ? cur.modelName + " — " : "";
       var text = model + T.where(state.layer, state.head, lv.nq, lv.name === "word", lv.nk);
       if (lv.k) text += T.topk(lv.k);
       if (state.focus) {
