@@ -10,6 +10,7 @@ import warnings
 
 import matplotlib
 import pytest
+import torch
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 
@@ -265,6 +266,63 @@ def test_line_view_focus_and_threshold(dog):
     assert "from “[CLS]”" in plot.line_view(dog, 0, 0, query=0).axes[0].get_title()
     with pytest.raises(plot.PlotInputError, match="out of range"):
         plot.line_view(dog, 0, 0, query=99)
+
+
+def _cross_maps():
+    """Cross-attention by hand: 4 target tokens (queries) x 6 source tokens (keys)."""
+    from attnbook.maps import AttentionMaps, TokenAxis
+
+    target = TokenAxis(
+        ["<s>", "犬", "が", "吠える"], [None, 0, 1, 2], ["犬", "が", "吠える"], [1, 0, 0, 0]
+    )
+    source = TokenAxis(
+        ["[CLS]", "the", "dog", "bark", "##s", "[SEP]"],
+        [None, 0, 1, 2, 2, None],
+        ["the", "dog", "barks"],
+        [1, 0, 0, 0, 0, 1],
+    )
+    g = torch.Generator().manual_seed(3)
+    weights = torch.randn(2, 3, 4, 6, generator=g).mul(2).softmax(-1)  # [L, H, T, S]
+    return AttentionMaps(attentions=weights, query=target, key=source, model_id="org/toy-mt")
+
+
+def test_line_view_of_cross_attention_draws_each_axis():
+    cross = _cross_maps()
+    fig = plot.line_view(cross, 1, 2, threshold=0.0)
+    segments, colours = _segments(fig)
+    assert len(segments) == 4 * 6  # every target token to every source token
+    weights = cross.head(1, 2)
+    for seg, rgba in zip(segments, colours, strict=True):
+        (x0, y0), (x1, y1) = seg
+        assert (x0, x1) == (0.0, 1.0)
+        i, j = int(-y0), int(-y1)
+        assert rgba[3] == pytest.approx(weights[i, j].item(), abs=1e-6)
+    ax = fig.axes[0]
+    left = [t.get_text() for t in ax.texts if t.get_ha() == "right"][:-1]  # minus "query"
+    right = [t.get_text() for t in ax.texts if t.get_ha() == "left"][:-1]  # minus "key"
+    assert left == cross.query_tokens and right == cross.key_tokens
+    # Token labels sit on their own rows: the source's 6 rows below the target's 4.
+    assert min(t.get_position()[1] for t in ax.texts) == -5
+    assert ax.get_ylim()[0] < -5
+    assert ax.get_title() == "toy-mt — layer 1, head 2 (0-indexed)"
+
+
+def test_line_view_of_cross_attention_finds_the_query_on_the_target_side():
+    cross = _cross_maps()
+    fig = plot.line_view(cross, 0, 1, query="吠える", threshold=0.05)
+    segments, _ = _segments(fig)
+    assert {int(-s[0][1]) for s in segments} == {3}
+    assert {int(-s[1][1]) for s in segments} == {
+        j for j, w in enumerate(cross.head(0, 1)[3].tolist()) if w >= 0.05
+    }
+    boxed = [t.get_text() for t in fig.axes[0].texts if t.get_bbox_patch() is not None]
+    assert boxed == ["吠える"]
+    # Position 5 is a source (key) position only: the target has 4 tokens.
+    assert "from “が”" in plot.line_view(cross, 0, 0, query=2).axes[0].get_title()
+    with pytest.raises(plot.PlotInputError, match="4 query tokens"):
+        plot.line_view(cross, 0, 0, query=5)
+    with pytest.raises(attnbook.WordNotFoundError):
+        plot.line_view(cross, 0, 0, query="dog")  # a source word, not a query
 
 
 @pytest.mark.parametrize("draw", ["heatmap", "line_view", "head_grid"])

@@ -266,8 +266,8 @@ def layer_profile(
     return fig
 
 
-def _query_rows(maps: Any, query: str | int | None) -> list[int]:
-    n = len(maps.tokens)
+def _query_rows(maps: Any, n: int, query: str | int | None) -> list[int]:
+    """The rows (query positions) to draw: all, one position, or a word's pieces on the query axis."""
     if query is None:
         return list(range(n))
     if isinstance(query, bool):
@@ -275,10 +275,13 @@ def _query_rows(maps: Any, query: str | int | None) -> list[int]:
     if isinstance(query, int):
         if not -n <= query < n:
             raise PlotInputError(
-                f"query position {query} is out of range for {n} tokens (0-indexed: 0..{n - 1})"
+                f"query position {query} is out of range for {n} query tokens "
+                f"(0-indexed: 0..{n - 1})"
             )
         return [query % n]
-    return list(maps.token_index(query))
+    if getattr(maps, "is_self_attention", True):
+        return list(maps.token_index(query))
+    return list(maps.token_index(query, axis="query"))
 
 
 def line_view(
@@ -291,26 +294,38 @@ def line_view(
     colour: str = "#3b528b",
     ax: Axes | None = None,
 ) -> Figure:
-    """Static line view of one head: queries on the left, keys on the right.
+    """Static line view of one head: query tokens on the left, key tokens on the right.
 
     Each line joins a query to a key; its opacity is the attention weight
     (weights below ``threshold`` are not drawn). With ``query`` (a word, a
     token such as ``"[CLS]"`` or a 0-indexed position) only that query's lines
     are drawn and its label is highlighted.
 
+    Each side shows its own axis: for self-attention the same ``T`` tokens
+    twice; for cross-attention (``maps.cross`` of
+    :func:`attnbook.attend_seq2seq`) the ``T`` target tokens (the queries) on
+    the left and the ``S`` source tokens (the keys) on the right, and
+    ``query`` is looked up among the target tokens.
+
     >>> from attnbook.maps import attend
     >>> fig = line_view(attend("The dog chased the cat."), 2, 5, query="chased")
     >>> fig.axes[0].get_title()
     'all-MiniLM-L6-v2 — layer 2, head 5 (0-indexed), from “chased”'
     """
+    if all(hasattr(maps, name) for name in ("encoder", "decoder", "cross")):
+        raise PlotInputError(
+            "line_view draws one kind of attention: pass pair.cross (target -> source), "
+            "pair.decoder or pair.encoder of a Seq2SeqMaps"
+        )
     _check_maps(maps)
-    weights = _weights(maps, layer, head)
-    rows = _query_rows(maps, query)
-    n = len(maps.tokens)
+    weights = _weights(maps, layer, head)  # [Q, K]
+    left, right = _axes_tokens(maps)
+    rows = _query_rows(maps, len(left), query)
+    n = max(len(left), len(right))
     rgb = matplotlib.colors.to_rgb(colour)
     segments, colours = [], []
     for i in rows:
-        for j in range(n):
+        for j in range(len(right)):
             w = float(weights[i, j])
             if w >= threshold:
                 segments.append([(0.0, -i), (1.0, -j)])
@@ -321,11 +336,14 @@ def line_view(
         focus = set(rows) if query is not None else set()
         # A box, not bold: IPAexGothic has no bold face, so CJK tokens would not change.
         box = {"boxstyle": "round,pad=0.25", "facecolor": (*rgb, 0.18), "edgecolor": "none"}
-        verbatim(fig, maps.tokens)
-        for i, token in enumerate(maps.tokens):
-            left_box = box if i in focus else None
-            ax.text(-0.04, -i, token, ha="right", va="center", bbox=left_box)
-            ax.text(1.04, -i, token, ha="left", va="center")
+        verbatim(fig, left if left == right else [*left, *right])
+        # Row by row, left then right (the order self-attention's figures were always drawn in).
+        for i in range(n):
+            if i < len(left):
+                left_box = box if i in focus else None
+                ax.text(-0.04, -i, left[i], ha="right", va="center", bbox=left_box)
+            if i < len(right):
+                ax.text(1.04, -i, right[i], ha="left", va="center")
         ax.set_xlim(-0.6, 1.6)
         ax.set_ylim(-n + 0.5, 0.8)
         ax.text(
@@ -338,7 +356,7 @@ def line_view(
         if query is None:
             title = _t(fig, "model_layer_head", model=model, layer=layer_id, head=head_id)
         else:
-            shown = query if isinstance(query, str) else maps.tokens[rows[0]]
+            shown = query if isinstance(query, str) else left[rows[0]]
             title = _t(
                 fig, "model_layer_head_from", model=model, layer=layer_id, head=head_id, query=shown
             )
