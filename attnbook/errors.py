@@ -123,3 +123,15 @@ class KVCacheMismatchError(AttentionInputError):
 
 class AnalysisInputError(AttnbookError, ValueError):
     """Input to a head statistic, rollout or norm-based analysis has the wrong type or shape."""
+
+
+class NoPositionsError(AnalysisInputError):
+    """A position-based statistic was asked of maps whose queries and keys are two texts.
+
+    In cross-attention (an encoder-decoder's ``maps.cross``) query ``i`` is a
+    target token and key ``j`` a source token: ``|i - j|``, "the previous
+    token" and "the next token" compare positions in two different sentences
+    and mean nothing. :func:`~attnbook.analysis.head_statistics` leaves those
+    columns out for such maps; this error is raised when they are asked for
+    (``positions=True``).
+    """

@@ -9,8 +9,13 @@ import pytest
 import torch
 
 import attnbook
-from attnbook.analysis import head_statistics
-from attnbook.errors import AxesDifferError, MapsShapeError
+from attnbook.analysis import (
+    HEAD_STATISTICS_COLUMNS,
+    POSITIONAL_COLUMNS,
+    head_statistics,
+    layer_summary,
+)
+from attnbook.errors import AnalysisInputError, AxesDifferError, MapsShapeError, NoPositionsError
 from attnbook.maps import AttentionMaps, Segments, TokenAxis
 from attnbook.maps.encode import special_roles
 
@@ -143,8 +148,38 @@ def test_a_causal_block_of_queries_sees_the_keys_up_to_its_own_position():
         AttentionMaps(attentions=ahead, query=axis(q), key=axis(k), model_id="x", causal=True)
 
 
-def test_cross_maps_statistics_have_no_distances():
-    stats = head_statistics(cross_maps())
-    assert stats.mean_distance.isna().all() and stats.prev.isna().all()
-    assert stats.to_cls.notna().all()
+def test_cross_maps_statistics_leave_out_positions():
+    # Target position i and source position j are in two sentences: no |i - j|, no neighbours.
+    maps = cross_maps()
+    stats = head_statistics(maps)
+    assert list(stats.columns) == [
+        c for c in HEAD_STATISTICS_COLUMNS if c not in ("mean_distance", "prev", "next")
+    ]
+    assert set(POSITIONAL_COLUMNS) == {"mean_distance", "prev", "next"}
+    # The rest is measured as for any map, over the key (source) axis: its [CLS] is key 0,
+    # its [SEP] key 5 (the query axis' "<s>" at 0 plays no part).
+    a = cross_weights().double()  # [L, H, Q, K]
+    assert stats.to_cls.tolist() == pytest.approx(a[..., 0].mean(-1).flatten().tolist())
+    assert stats.to_sep.tolist() == pytest.approx(a[..., 5].mean(-1).flatten().tolist())
+    shares = stats[["to_cls", "to_sep", "to_punct", "to_other"]].sum(axis=1)
+    assert shares.tolist() == pytest.approx([1.0] * 6)
     assert stats.uniform_entropy[0] == pytest.approx(math.log(len(KEY)))
+    assert stats.notna().all().all() and (stats.n_queries == len(QUERY)).all()
+    assert list(layer_summary(stats).columns)[-1] == "uniform_entropy"
+    # Asked for explicitly: a typed error that says why.
+    with pytest.raises(NoPositionsError, match="two texts|another's"):
+        head_statistics(maps, positions=True)
+    assert issubclass(NoPositionsError, AnalysisInputError)
+    assert list(head_statistics(maps, positions=False).columns) == list(stats.columns)
+
+
+def test_statistics_do_not_mix_cross_and_self_attention():
+    enc_weights = torch.randn(2, 3, len(KEY), len(KEY), generator=torch.Generator().manual_seed(1))
+    encoder = AttentionMaps(attentions=enc_weights.softmax(-1), query=KEY, key=KEY, model_id="h")
+    with pytest.raises(AnalysisInputError, match="separately"):
+        head_statistics([encoder, cross_maps()])
+    # Self-attention keeps its positions by default; positions=False drops them.
+    assert set(POSITIONAL_COLUMNS) <= set(head_statistics(encoder).columns)
+    assert not set(POSITIONAL_COLUMNS) & set(head_statistics(encoder, positions=False).columns)
+    with pytest.raises(AnalysisInputError, match="positions must be"):
+        head_statistics(encoder, positions="yes")

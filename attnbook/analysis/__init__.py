@@ -1,7 +1,8 @@
 """Measuring heads the way the research literature does.
 
 * :mod:`attnbook.analysis.heads` -- Clark et al. (2019) head statistics: attention to
-  [CLS] / [SEP] / punctuation, entropy, mean distance, previous/next-token share.
+  [CLS] / [SEP] / punctuation, entropy, mean distance, previous/next-token share (the
+  position-based ones only where queries and keys are one text, not for cross-attention).
 * :mod:`attnbook.analysis.search` -- head search: which heads send a query word's attention
   to given key words (``top_heads``, ``query_to_keys``, ``layer_profile``).
 * :mod:`attnbook.analysis.contrast` -- a query's attention beside the other words' (is a
@@ -15,6 +16,7 @@ Layer and head ids are 0-indexed throughout (layer 0 is the first layer).
 from attnbook.analysis.contrast import attention_to, query_contrast
 from attnbook.analysis.heads import (
     HEAD_STATISTICS_COLUMNS,
+    POSITIONAL_COLUMNS,
     head_statistics,
     is_punctuation,
     layer_summary,
@@ -33,6 +35,7 @@ from attnbook.analysis.search import layer_profile, query_to_keys, top_heads
 
 __all__ = [
     "HEAD_STATISTICS_COLUMNS",
+    "POSITIONAL_COLUMNS",
     "AttentionNorms",
     "attention_norms",
     "attention_norms_from_inputs",

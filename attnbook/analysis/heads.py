@@ -10,6 +10,18 @@ All numbers are **token averages**: every query token of every text counts
 once, so a long text weighs more than a short one (this is how Clark et al.
 average over their corpus).
 
+**Cross-attention has no distances.** In an encoder-decoder's cross map
+(``maps.cross`` of :func:`attnbook.attend_seq2seq`) the queries are the
+target's tokens and the keys the source's: position ``i`` of one sentence and
+position ``j`` of another are not ``|i - j|`` tokens apart, and neither text has
+a token "just before" a token of the other. So for such maps
+:func:`head_statistics` leaves out the three position-based columns
+(:data:`POSITIONAL_COLUMNS`: ``mean_distance``, ``prev``, ``next``) rather than
+filling them with numbers that look like measurements; asking for them
+(``positions=True``) raises :class:`~attnbook.errors.NoPositionsError`. The
+shares (``to_cls`` ...), the entropy and its uniform baseline are defined over
+the keys and are reported as for any map.
+
 **Layer and head ids are 0-indexed** (layer 0 is the first layer), as in
 Clark et al.'s code and in the rest of attnbook; their paper prints them
 1-indexed, so their "head 8-10" is our layer 7, head 9.
@@ -26,13 +38,14 @@ import pandas as pd
 import torch
 from torch import Tensor
 
-from attnbook.errors import AnalysisInputError
+from attnbook.errors import AnalysisInputError, NoPositionsError
 from attnbook.maps.types import AttentionMaps, TokenAxis, roles_from_spellings
 
 __all__ = [
     "CLS_TOKENS",
     "SEP_TOKENS",
     "HEAD_STATISTICS_COLUMNS",
+    "POSITIONAL_COLUMNS",
     "ENTROPY_SMOOTHING",
     "head_statistics",
     "layer_summary",
@@ -61,16 +74,23 @@ HEAD_STATISTICS_COLUMNS: dict[str, str] = {
     "entropy": "mean entropy of a query's attention row in nats, after Clark et al.'s "
     "smoothing 0.9999*a + 1e-4/n over the n keys the query can see",
     "uniform_entropy": "mean of log(n) over the same queries: the entropy of uniform "
-    "attention over the n keys the query can see (all tokens of its text; in causal "
+    "attention over the n keys the query can see (all keys; in causal "
     "maps, query i sees i + 1)",
     "mean_distance": "mean of sum_j a_ij * |i - j|: how many tokens away the attention "
-    "lands on average",
+    "lands on average (self-attention only: not in the statistics of cross-attention maps, "
+    "whose queries and keys are two texts)",
     "prev": "mean attention to the token just before the query (offset -1), over the "
     "queries that have one",
     "next": "mean attention to the token just after the query (offset +1), over the "
-    "queries that can see one (none in causal maps: NaN)",
+    "queries that can see one (none in causal maps: NaN); prev and next, like "
+    "mean_distance, only for self-attention",
     "n_queries": "number of query tokens averaged over (all texts together)",
 }
+
+#: The columns of :func:`head_statistics` that compare a query's position with
+#: a key's: only defined when queries and keys are positions of one text
+#: (left out for cross-attention maps; see the module docstring).
+POSITIONAL_COLUMNS = ("mean_distance", "prev", "next")
 
 _SHARES = ("to_cls", "to_sep", "to_punct", "to_other")
 _STATS = (*_SHARES, "entropy", "uniform_entropy", "mean_distance", "prev", "next")
@@ -144,11 +164,37 @@ def visible_keys(maps: Any) -> Tensor | None:
 
 
 def _positions_differ(maps: Any) -> bool:
-    """Whether queries and keys are different texts (no shared positions)."""
-    q, k = maps.attentions.shape[-2:]
+    """Whether queries and keys are different texts (no shared positions).
+
+    A causal block of ``Q`` queries over ``K >= Q`` keys (a KV cache) is one
+    text: its queries are the last ``Q`` key positions.
+    """
+    q, k = torch.as_tensor(maps.attentions).shape[-2:]
     if getattr(maps, "causal", False):
         return False
     return q != k or not getattr(maps, "is_self_attention", True)
+
+
+def _with_positions(items: list[Any], positions: bool | None) -> bool:
+    """Whether the positional columns are computed (see :func:`head_statistics`)."""
+    if positions is not None and not isinstance(positions, bool):
+        raise AnalysisInputError(f"positions must be True, False or None, got {positions!r}")
+    differ = [_positions_differ(item) for item in items]
+    if any(differ) and not all(differ):
+        first = differ.index(True)
+        raise AnalysisInputError(
+            f"AttentionMaps {first} is cross-attention (queries and keys from two texts) but "
+            f"AttentionMaps {differ.index(False)} is not; compute the statistics of each kind "
+            "of attention separately (e.g. pair.cross apart from pair.decoder)"
+        )
+    if positions and differ[0]:
+        raise NoPositionsError(
+            "mean_distance, prev and next compare a query's position with a key's, but these "
+            "are cross-attention maps: the queries are one text's tokens and the keys another's, "
+            "so no key is |i - j| tokens away from a query. Leave positions=None (those "
+            "columns are then left out) or pass self-attention maps."
+        )
+    return not differ[0] if positions is None else positions
 
 
 def _as_list(maps: Any) -> list[Any]:
@@ -228,6 +274,7 @@ def head_statistics(
     maps: AttentionMaps | Iterable[AttentionMaps],
     *,
     punctuation: Collection[str] | None = None,
+    positions: bool | None = None,
 ) -> pd.DataFrame:
     """Clark et al.'s per-head statistics, token-averaged over one text or many.
 
@@ -239,16 +286,28 @@ def head_statistics(
             default) counts every token made only of Unicode punctuation
             (:func:`is_punctuation`); Clark et al. counted ``{".", ","}``.
             Special tokens are never punctuation.
+        positions: whether to compute the position-based columns
+            (:data:`POSITIONAL_COLUMNS`: ``mean_distance``, ``prev``,
+            ``next``). ``None`` (the default): for self-attention maps
+            (bidirectional or causal), not for cross-attention maps, whose
+            queries and keys are positions in two different texts and so
+            have no distance. ``True`` raises
+            :class:`~attnbook.errors.NoPositionsError` for cross-attention;
+            ``False`` leaves them out for any maps.
 
     Returns:
         A tidy DataFrame with one row per head (``layers x heads`` rows,
         sorted by layer then head) and the columns described in
-        :data:`HEAD_STATISTICS_COLUMNS`. **Layer and head ids are 0-indexed.**
+        :data:`HEAD_STATISTICS_COLUMNS`, in that order, without
+        :data:`POSITIONAL_COLUMNS` when they are not computed (see
+        ``positions``). **Layer and head ids are 0-indexed.**
         ``to_cls + to_sep + to_punct + to_other`` is 1 for every head.
 
     Raises:
-        AnalysisInputError: not AttentionMaps, maps of different shapes, or
-            attention rows that are not distributions.
+        AnalysisInputError: not AttentionMaps, maps of different shapes,
+            attention rows that are not distributions, or cross-attention
+            maps mixed with self-attention maps in one call.
+        NoPositionsError: ``positions=True`` for cross-attention maps.
 
     >>> import torch
     >>> from types import SimpleNamespace
@@ -262,6 +321,7 @@ def head_statistics(
     0      0     0  0.666667     0.0   1.0       0.666667
     """
     items = _as_list(maps)
+    with_positions = _with_positions(items, positions)
     shape = torch.as_tensor(items[0].attentions).shape[:2]  # (layers, heads); checked below
     sums = {name: torch.zeros(shape, dtype=torch.float64) for name in _STATS}
     prev_sum = torch.zeros(shape, dtype=torch.float64)
@@ -285,9 +345,7 @@ def head_statistics(
         else:
             sums["uniform_entropy"] += seen.sum(-1).to(torch.float64).log().sum()
         n_queries += q
-        if _positions_differ(item):
-            # Cross-attention: a query and a key from different texts have no distance.
-            sums["mean_distance"] += float("nan")
+        if not with_positions:
             continue
         # A causal block of q queries ends at the last of the k keys: query i is at k - q + i.
         pos_q = torch.arange(k - q, k, dtype=torch.float64)
@@ -314,7 +372,8 @@ def head_statistics(
     frame["prev"] = (prev_sum / n_prev if n_prev else prev_sum + nan).flatten().numpy()
     frame["next"] = (next_sum / n_next if n_next else next_sum + nan).flatten().numpy()
     frame["n_queries"] = n_queries
-    return pd.DataFrame(frame, columns=list(HEAD_STATISTICS_COLUMNS))
+    columns = [c for c in HEAD_STATISTICS_COLUMNS if with_positions or c not in POSITIONAL_COLUMNS]
+    return pd.DataFrame(frame, columns=columns)
 
 
 def layer_summary(stats: pd.DataFrame, agg: str = "mean") -> pd.DataFrame:
