@@ -22,11 +22,11 @@ built on the spot (a word-level tokenizer marking each text ``... </s>``):
 >>> tokenizer = tf.PreTrainedTokenizerFast(
 ...     tokenizer_object=tok, pad_token="<pad>", eos_token="</s>", unk_token="<unk>")
 >>> _ = torch.manual_seed(0)
->>> net = tf.MarianModel(tf.MarianConfig(
+>>> marian = tf.MarianModel(tf.MarianConfig(
 ...     vocab_size=len(vocab), d_model=8, encoder_layers=1, decoder_layers=2,
 ...     encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=8,
 ...     decoder_ffn_dim=8, pad_token_id=0, eos_token_id=1, decoder_start_token_id=0))
->>> maps = attend_seq2seq("the dog barks .", "犬 が 吠える .", model=(tokenizer, net))
+>>> maps = attend_seq2seq("the dog barks .", "犬 が 吠える .", model=(tokenizer, marian))
 >>> maps.source_tokens  # the cross map's columns
 ['the', 'dog', 'barks', '.', '</s>']
 >>> maps.target_tokens  # its rows: the start token, then the target shifted right
@@ -232,9 +232,9 @@ def _check_text(text: Any, what: str) -> None:
         )
 
 
-def _encode(tokenizer: Any, net: Any, text: str, what: str, **limits: Any):
+def _encode(tokenizer: Any, model: Any, text: str, what: str, **limits: Any):
     try:
-        return encode(tokenizer, net, text, **limits)
+        return encode(tokenizer, model, text, **limits)
     except TextTooLongError as exc:
         message = str(exc)
         if message.startswith("the text "):
@@ -242,20 +242,28 @@ def _encode(tokenizer: Any, net: Any, text: str, what: str, **limits: Any):
         raise TextTooLongError(message, num_tokens=exc.num_tokens, limit=exc.limit) from None
 
 
-def shift_right(net: Any, labels: Tensor) -> Tensor:
+def shift_right(model: Any, labels: Tensor) -> Tensor:
     """The decoder's teacher-forcing input for target ids ``labels`` ``[1, T]``, as the family builds it.
 
     BART and Marian put ``decoder_start_token_id`` first, T5 its pad token, mBART
     the target language code wrapped round from the end; each family's own
     function does it (the model's ``prepare_decoder_input_ids_from_labels`` or
     ``_shift_right``, else the ``shift_tokens_right`` of its modeling module).
+
+    Args:
+        model: the loaded encoder-decoder (a transformers model; the second
+            item of :func:`attnbook.models.load_model`'s ``(tokenizer, model)``).
+        labels: the target's token ids ``[1, T]``.
+
+    Returns:
+        ``[1, T]``: the start token, then ``labels[:, :-1]``.
     """
     for name in ("prepare_decoder_input_ids_from_labels", "_shift_right"):
-        method = getattr(net, name, None)
+        method = getattr(model, name, None)
         if callable(method):
             return method(labels)
-    config = net.config
-    shift = getattr(sys.modules.get(type(net).__module__), "shift_tokens_right", None)
+    config = model.config
+    shift = getattr(sys.modules.get(type(model).__module__), "shift_tokens_right", None)
     if callable(shift):
         params = inspect.signature(shift).parameters
         if "decoder_start_token_id" in params:
@@ -264,22 +272,22 @@ def shift_right(net: Any, labels: Tensor) -> Tensor:
     start = getattr(config, "decoder_start_token_id", None)
     if start is None:
         raise UnsupportedModelError(
-            f"{model_id(net)!r} says neither how to shift the target right nor its "
+            f"{model_id(model)!r} says neither how to shift the target right nor its "
             "decoder_start_token_id; attend_seq2seq cannot build the decoder's input."
         )
     return torch.cat([torch.full_like(labels[:, :1], start), labels[:, :-1]], dim=1)
 
 
-def _capture(net: Any, inputs: dict[str, Tensor], decoder_input_ids: Tensor):
+def _capture(model: Any, inputs: dict[str, Tensor], decoder_input_ids: Tensor):
     """One forward pass with every attention kept: ``(encoder, decoder, cross)``.
 
     Each ``[L, H, Q, K]`` float32 on the CPU: ``[L_enc, H, S, S]``,
     ``[L_dec, H, T, T]`` and ``[L_dec, H, T, S]``.
     """
     arguments: dict[str, Any] = {**inputs, "decoder_input_ids": decoder_input_ids}
-    if "use_cache" in forward_args(net):
+    if "use_cache" in forward_args(model):
         arguments["use_cache"] = False  # no key/value cache to build: one pass over the target
-    run = capture(net, arguments)
+    run = capture(model, arguments)
     return tuple(
         run.weights(name)
         for name in ("encoder_attentions", "decoder_attentions", "cross_attentions")
@@ -322,20 +330,20 @@ def attend_seq2seq(
     """
     _check_text(source, "source")
     _check_text(target, "target")
-    tokenizer, net = load_model(model, encoder_decoder=True)
+    tokenizer, loaded = load_model(model, encoder_decoder=True)
     limits = {"max_length": max_length, "truncation": truncation}
-    src = _encode(tokenizer, net, source, "source", **limits)
+    src = _encode(tokenizer, loaded, source, "source", **limits)
     with _target_mode(tokenizer):
-        tgt = _encode(tokenizer, net, target, "target", **limits)
+        tgt = _encode(tokenizer, loaded, target, "target", **limits)
     inputs = {k: v for k, v in src.inputs.items() if k in ("input_ids", "attention_mask")}
     source_ids = inputs["input_ids"][0].tolist()
     warn_unknown(tokenizer, source_ids, src.special)
     labels = tgt.inputs["input_ids"]
-    decoder_ids = shift_right(net, labels)
+    decoder_ids = shift_right(loaded, labels)
     dec = decoder_ids[0].tolist()
     if dec[1:] != labels[0, :-1].tolist():
         raise UnsupportedModelError(
-            f"{model_id(net)!r} builds its decoder input in a way attnbook does not know "
+            f"{model_id(loaded)!r} builds its decoder input in a way attnbook does not know "
             "(not the target shifted right by one)."
         )
     # Position i of the decoder input is label i - 1; position 0 is the start token.
@@ -355,8 +363,8 @@ def attend_seq2seq(
         roles=special_roles(tokenizer, dec, d_special),
     )
 
-    enc_att, dec_att, cross_att = _capture(net, inputs, decoder_ids)
-    name = model_id(net)
+    enc_att, dec_att, cross_att = _capture(loaded, inputs, decoder_ids)
+    name = model_id(loaded)
     return Seq2SeqMaps(
         encoder=AttentionMaps(
             attentions=enc_att, query=source_axis, key=source_axis, model_id=name, text=source

@@ -54,15 +54,15 @@ class PaddingTokenizer:
 
 def test_padded_input_equals_transformers_and_padding_gets_no_weight():
     # Without padding the attention mask is all ones and its use is never tested.
-    tokenizer, net = attnbook.load_model(None)
+    tokenizer, model = attnbook.load_model(None)
     text, pad = "The dog chased the cat.", 4
     n = len(tokenizer(text)["input_ids"])
     padded = PaddingTokenizer(tokenizer, n + pad)
-    mine = recompute_attentions((padded, net), text)
+    mine = recompute_attentions((padded, model), text)
     enc = tokenizer(text, padding="max_length", max_length=n + pad, return_tensors="pt")
     assert enc["attention_mask"][0].tolist() == [1] * n + [0] * pad
     with torch.no_grad():
-        reference = torch.cat(net(**enc, output_attentions=True).attentions)
+        reference = torch.cat(model(**enc, output_attentions=True).attentions)
     assert mine.shape == reference.shape == (6, 12, n + pad, n + pad)
     assert (mine - reference).abs().max().item() <= 1e-5
     assert mine[..., n:].abs().max().item() <= 1e-12  # no query attends to padding

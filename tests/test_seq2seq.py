@@ -138,8 +138,8 @@ def test_model_resolution_env_var_and_loaded_pair(models, monkeypatch):
     assert torch.equal(attend_seq2seq(SOURCE, TARGET).cross.attentions, want)
     monkeypatch.delenv("ATTNBOOK_MODEL")
     tokenizer = transformers.AutoTokenizer.from_pretrained(path)
-    net = transformers.AutoModelForSeq2SeqLM.from_pretrained(path)  # SDPA: switched to eager
-    maps = attend_seq2seq(SOURCE, TARGET, model=(tokenizer, net))
+    model = transformers.AutoModelForSeq2SeqLM.from_pretrained(path)  # SDPA: switched to eager
+    maps = attend_seq2seq(SOURCE, TARGET, model=(tokenizer, model))
     assert (maps.cross.attentions - want).abs().max().item() <= 1e-6
 
 
