@@ -178,6 +178,15 @@ def test_grouped_query_variant_has_fewer_key_value_weights():
     assert all(torch.equal(plain.state_dict()[k], v) for k, v in mha.state_dict().items())
 
 
+def test_as_many_key_value_heads_as_query_heads_is_the_plain_config():
+    # Chapter 14's MHA run is chapter 12's decoder: one config, one key, one cache file.
+    explicit = TINY.replace(num_kv_heads=TINY.num_heads)
+    assert explicit == TINY and explicit.num_kv_heads is None
+    assert explicit.key() == TINY.key()
+    assert decoder_cache_path(explicit) == decoder_cache_path(TINY)
+    assert TINY.replace(num_kv_heads=2).key() != TINY.key()
+
+
 def test_bad_configs_are_refused():
     with pytest.raises(ToyGrammarError, match="num_kv_heads"):
         DecoderConfig(num_kv_heads=3)

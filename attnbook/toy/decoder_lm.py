@@ -96,7 +96,7 @@ class DecoderConfig:
     d_model: int = 64
     num_layers: int = 2
     num_heads: int = 4
-    num_kv_heads: int | None = None  # None: as many as num_heads (ordinary MHA)
+    num_kv_heads: int | None = None  # None (or num_heads, stored as None): ordinary MHA
     d_ff: int = 128
     # data
     n_train: int = 20_000
@@ -135,6 +135,8 @@ class DecoderConfig:
                 f"DecoderConfig.num_kv_heads must be None or a positive divisor of num_heads "
                 f"({self.num_heads}), got {kv!r}"
             )
+        if kv == self.num_heads:  # the same model as None: one config, one cache file
+            object.__setattr__(self, "num_kv_heads", None)
         if not 0.0 <= self.scrambled <= 1.0:
             raise ToyGrammarError(
                 f"DecoderConfig.scrambled is a probability in [0, 1], got {self.scrambled!r}"
