@@ -124,7 +124,8 @@ def tests(session: nox.Session) -> None:
 
 
 def sphinx(session: nox.Session, builder: str, language: str, out: Path, *extra: str) -> None:
-    # Reading in parallel runs two chapters' kernels at once: ~25% faster on 2 cores.
+    # -j: the chapters execute in -j processes (docs/tools/execute_ahead.py) and the
+    # pages are read and written in parallel.
     parallel = ["-j", "auto"] if builder == "html" else []
     run(
         session,
@@ -151,6 +152,9 @@ def sphinx(session: nox.Session, builder: str, language: str, out: Path, *extra:
 def docs(session: nox.Session) -> None:
     """Build the book in English and Japanese: docs/_build/html/index.html."""
     env(session)
+    # One after the other (the second executes nothing: the chapters are cached by
+    # then); at once, both would rewrite the shared html/jupyter_execute/ while the
+    # other reads it.
     for language in LANGUAGES:
         sphinx(session, "html", language, BUILD / "html" / language, *session.posargs)
     sys.path.insert(0, str(DOCS / "tools"))

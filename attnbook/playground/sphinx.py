@@ -10,6 +10,7 @@ build directory is ``$ATTNBOOK_BUILD_DIR``, else ``<srcdir>/_build``).
 
 from __future__ import annotations
 
+import fcntl
 import os
 from pathlib import Path
 from typing import Any
@@ -29,11 +30,16 @@ def _export(app: Any) -> None:
 
     # the build directory conf.py uses (ATTNBOOK_BUILD_DIR), so a clean build there is clean
     build_dir = Path(os.environ.get("ATTNBOOK_BUILD_DIR", src / "_build"))
-    manifest = build_assets(Path(app.outdir).parent / ASSETS, build_dir / ".playground")
+    build_dir.mkdir(parents=True, exist_ok=True)
+    # Both editions may build at once and share the assets: one exports, the other waits.
+    with (build_dir / ".playground.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        manifest = build_assets(Path(app.outdir).parent / ASSETS, build_dir / ".playground")
     total = sum(f["bytes"] for f in manifest["files"].values())
     logging.getLogger(__name__).info(f"playground assets: {total / 1e6:.1f} MB in ../{ASSETS}/")
 
 
 def setup(app: Any) -> dict[str, Any]:
-    app.connect("builder-inited", _export)
+    # late (default 500): the book's chapters start executing first and the export overlaps
+    app.connect("builder-inited", _export, priority=600)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -18,14 +18,16 @@ The heaviest-first order comes from the previous build's execution times
 and, on a clean build without them, from ``attnbook_execute_first`` in
 ``conf.py``.
 
-Nothing changes when execution is off or not cached (``nb_execution_mode``
-other than ``"cache"``), when Sphinx runs serially (``-j 1``), or when fewer
-than two pages need executing: myst-nb then executes as usual. A chapter that
-fails here fails the build with its traceback, as it would inside myst-nb.
+Two builds sharing the cache at the same time take turns through a lock
+file: the second waits until the first has executed and cached everything, so
+no page runs twice. Nothing changes when execution
+is off or not cached (``nb_execution_mode`` other than ``"cache"``). A chapter
+that fails here fails the build with its traceback, as it would inside myst-nb.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import multiprocessing
 import time
@@ -38,6 +40,7 @@ from sphinx.util import logging
 logger = logging.getLogger(__name__)
 
 TIMES_FILE = "execution-times.json"
+LOCK_FILE = ".execute-ahead.lock"
 
 
 def _execute(path: str, notebook, timeout: int, allow_errors: bool):
@@ -107,19 +110,27 @@ def _start(app) -> None:
     """
     env = app.env
     app._attnbook_ahead = None
-    if env.mystnb_config.execution_mode != "cache" or app.parallel < 2:
+    if env.mystnb_config.execution_mode != "cache":
         return
+    cache_root = Path(env.mystnb_config.execution_cache_path).parent
+    cache_root.mkdir(parents=True, exist_ok=True)
+    # Another build may share this cache right now (the other edition, the PDF):
+    # whoever comes second waits here, then finds the pages already cached.
+    lock = (cache_root / LOCK_FILE).open("w")
+    fcntl.flock(lock, fcntl.LOCK_EX)
     cache, pending = _pending(env, env.found_docs)
-    if len(pending) < 2:
+    if not pending:
+        lock.close()
         return
-    times_path = Path(env.mystnb_config.execution_cache_path).parent / TIMES_FILE
+    times_path = cache_root / TIMES_FILE
     try:
         previous = json.loads(times_path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         previous = {}
     order = schedule(list(pending), previous, list(app.config.attnbook_execute_first))
-    workers = min(app.parallel, len(pending))
-    logger.info(f"executing {len(pending)} pages in {workers} processes, heaviest first")
+    workers = max(1, min(app.parallel, len(pending)))
+    processes = "1 process" if workers == 1 else f"{workers} processes"
+    logger.info(f"executing {len(pending)} pages in {processes}, heaviest first")
     # fork: the workers start at once with the modules already loaded; nothing in this
     # process runs threads yet (Sphinx forks its own reading processes the same way).
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"))
@@ -130,7 +141,7 @@ def _start(app) -> None:
         futures[docname] = pool.submit(
             _execute, path, notebook, config.execution_timeout, config.execution_allow_errors
         )
-    app._attnbook_ahead = (pool, cache, pending, futures, previous, times_path, time.perf_counter())
+    app._attnbook_ahead = (pool, cache, pending, futures, previous, times_path, lock)
 
 
 def _finish(app, env, docnames) -> None:
@@ -139,9 +150,10 @@ def _finish(app, env, docnames) -> None:
     if state is None:
         return
     app._attnbook_ahead = None
-    pool, cache, pending, futures, previous, times_path, start = state
+    pool, cache, pending, futures, previous, times_path, lock = state
+    start = time.perf_counter()
     failures = []
-    with pool:
+    with pool, lock:
         for docname, future in futures.items():
             notebook, seconds, error = future.result()
             path, _, read_fmt = pending[docname]
@@ -154,11 +166,11 @@ def _finish(app, env, docnames) -> None:
                 _bundle(notebook, stage.uri, seconds), check_validity=False, overwrite=True
             )
             logger.info(f"executed {docname} in {seconds:.1f} s")
-    logger.info(f"executed {len(futures)} pages in {time.perf_counter() - start:.1f} s")
-    try:
-        times_path.write_text(json.dumps(previous, indent=1, sort_keys=True), encoding="utf-8")
-    except OSError:
-        pass  # only a scheduling hint
+        try:
+            times_path.write_text(json.dumps(previous, indent=1, sort_keys=True), encoding="utf-8")
+        except OSError:
+            pass  # only a scheduling hint
+    logger.info(f"waited {time.perf_counter() - start:.1f} s for the last of {len(futures)} pages")
     if failures and env.mystnb_config.execution_raise_on_error:
         raise ExtensionError("executing a chapter failed:\n" + "\n".join(failures))
 
