@@ -194,6 +194,14 @@ def test_exported_graph_reproduces_attend(tmp_path):
     assert {o.domain for o in graph.opset_import} == {""}
     wide = np.frombuffer(widen(f16), np.float32)
     assert np.array_equal(wide.astype(np.float16).astype(np.float32), wide)
+    # The word table stays out of the graph (the page looks up each sentence's
+    # rows): the graph reads word vectors, holds no [V, D] table, and the
+    # .words.f16 file is the model's table rounded to float16, row = token id.
+    table = model.get_input_embeddings().weight.detach().numpy()
+    assert [i.name for i in graph.graph.input] == ["words"]
+    assert all(list(t.dims) != list(table.shape) for t in graph.graph.initializer)
+    words = np.frombuffer(Path(f"{path}.words.f16").read_bytes(), "<f2").reshape(table.shape)
+    assert np.array_equal(words, table.astype(np.float16))
     texts = ["The dog chased the cat.", "A completely different sentence, with 12 words or so!"]
     worst = fidelity(path, texts)
     assert 0 < worst <= 0.01  # compressed (not bit-equal), within the playground's bound

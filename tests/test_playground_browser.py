@@ -41,6 +41,7 @@ MODEL_FILES = [
     "ort-wasm-simd-threaded.wasm.deflate",
     "model.onnx.deflate",
     "weights.f16",
+    "words.f16",
 ]
 
 

@@ -184,21 +184,23 @@
    * first when `deflated`: inflating (and widening, in the sink) runs while
    * the rest is still downloading instead of after it. onBytes(received)
    * counts the bytes as sent; onDone() when the last one arrived. The Cache
-   * API keeps a copy of the file as sent, per sha256. */
+   * API keeps a copy of the file as sent, per sha256: the browser writes a
+   * clone of the response while the page reads it (no copy in the page, and
+   * nothing left to store once the last byte is in). */
   function streamFile(url, sha, onBytes, sink, deflated, onDone) {
     var key = url + "?sha256=" + sha;
     return openCache().then(function (cache) {
       return (cache ? cache.match(key) : Promise.resolve(null)).then(function (cached) {
-        var keep = cache && !cached, sent = [], got = 0;
+        var got = 0;
         var source = cached ? Promise.resolve(cached) : fetch(key).then(function (res) {
           if (!res.ok) throw new Error(url + ": HTTP " + res.status);
+          if (cache) cache.put(key, res.clone()).catch(function () {});
           return res;
         });
         return source.then(function (res) {
           var stream = res.body.pipeThrough(new TransformStream({
             transform: function (chunk, out) {
               got += chunk.length;
-              if (keep) sent.push(chunk);
               onBytes(got);
               out.enqueue(chunk);
             },
@@ -213,9 +215,7 @@
               return pump();
             });
           }
-          return pump().then(function () {
-            if (keep) cache.put(key, new Response(concat(sent, got))).catch(function () {});
-          });
+          return pump();
         });
       });
     });
@@ -244,14 +244,22 @@
     };
   }
 
+  /* float32 value of every float16 bit pattern (exact: float32 holds them all). */
+  var HALF = null;
+  function halfTable() {
+    if (HALF) return HALF;
+    HALF = new Float32Array(65536);
+    for (var b = 0; b < 65536; b++) {
+      var s = b & 0x8000 ? -1 : 1, e = (b >> 10) & 31, m = b & 1023;
+      HALF[b] = e === 0 ? s * m * Math.pow(2, -24) : e === 31 ? (m ? NaN : s * Infinity) : s * (1 + m / 1024) * Math.pow(2, e - 15);
+    }
+    return HALF;
+  }
+
   /* A sink that widens float16 bits (little-endian) to float32 as they arrive:
    * the model's matrices, `size` bytes of float16. Chunks may split a value. */
   function widener(size) {
-    var table = new Float32Array(65536);
-    for (var b = 0; b < 65536; b++) {
-      var s = b & 0x8000 ? -1 : 1, e = (b >> 10) & 31, m = b & 1023;
-      table[b] = e === 0 ? s * m * Math.pow(2, -24) : e === 31 ? (m ? NaN : s * Infinity) : s * (1 + m / 1024) * Math.pow(2, e - 15);
-    }
+    var table = halfTable();
     var out = new Float32Array(size / 2), n = 0, carry = -1;
     return {
       push: function (u8) {
@@ -318,7 +326,7 @@
   /* The files the button downloads and their size in bytes. */
   Engine.prototype.modelFiles = function () {
     var names = ["ort.wasm.min.mjs", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm.deflate",
-      "model.onnx.deflate", "weights.f16"];
+      "model.onnx.deflate", "weights.f16", "words.f16"];
     var files = this.manifest.files;
     return names.map(function (n) { return { name: n, bytes: files[n].bytes, sha256: files[n].sha256 }; });
   };
@@ -332,13 +340,19 @@
     }
     var files = this.modelFiles(), got = {}, total = 0, raw = this.manifest.raw_bytes;
     files.forEach(function (f) { total += f.bytes; });
-    // Where the time goes (ms since load() began), for the benchmark: the last
-    // byte downloaded, the runtime started (warm), everything inflated and
-    // widened, the session created (first map: Playground.load).
+    // Where the time goes, for the benchmark: performance marks
+    // "attnbook:<phase>" (the browser's own timeline), and the same as ms
+    // since load() began in this.timings: the runtime's bytes in, its module
+    // imported, the runtime started (warm), the last byte downloaded,
+    // everything inflated and widened, the session created (then, in
+    // Playground.load: the first run, the first map drawn).
     var t0 = (this.loadStart = performance.now()), timings = (this.timings = {}), left = files.length;
+    performance.mark("attnbook:load");
     function mark(name) {
       timings[name] = performance.now() - t0;
+      performance.mark("attnbook:" + name);
     }
+    this.mark = mark;
     function progress(name) {
       return function (n) {
         got[name] = n;
@@ -353,17 +367,30 @@
         if (--left === 0) mark("downloaded");
       }).then(function () { return sink.bytes ? sink.bytes() : null; });
     }
-    var ignore = { push: function () {} };
     // The runtime first: its files are small, and starting it (compiling 14 MB
-    // of wasm) overlaps the download of the weights.
+    // of wasm) overlaps the download of the weights. Its two modules are
+    // imported at once, before the weights' chunks fill the page's task
+    // queue (imported after the wasm, they waited until the weights were in),
+    // and only imported: the browser caches them like any script.
+    function module(name) {
+      return import(self.url(name)).then(function (mod) {
+        progress(name)(files.filter(function (x) { return x.name === name; })[0].bytes);
+        if (--left === 0) mark("downloaded");
+        return mod;
+      });
+    }
     var runtime = Promise.all([
       fetchInto("ort-wasm-simd-threaded.wasm.deflate", gather(raw["ort-wasm-simd-threaded.wasm.deflate"]), true),
-      fetchInto("ort-wasm-simd-threaded.mjs", ignore, false),
-      fetchInto("ort.wasm.min.mjs", ignore, false),
+      module("ort.wasm.min.mjs"),
+      // the glue module onnxruntime imports when it starts (same URL: same module)
+      module("ort-wasm-simd-threaded.mjs"),
     ]).then(function (parts) {
+      mark("runtimeImported");
       // Imported from the site, not from a CDN; its glue module is found next
       // to it (wasmPaths) and its wasm is handed over as bytes.
-      return import(self.url("ort.wasm.min.mjs")).then(function (ort) {
+      return Promise.resolve(parts[1]).then(function (ort) {
+        // One thread: a static site is not cross-origin isolated, so the
+        // browser gives wasm no shared-memory workers anyway.
         ort.env.wasm.numThreads = 1;
         ort.env.wasm.proxy = false;
         ort.env.wasm.wasmPaths = { mjs: self.url("ort-wasm-simd-threaded.mjs") };
@@ -380,9 +407,13 @@
       runtime,
       fetchInto("model.onnx.deflate", gather(raw["model.onnx.deflate"]), true),
       fetchInto("weights.f16", widener(raw["weights.f16"]), false),
+      fetchInto("words.f16", gather(raw["words.f16"]), false),
     ]).then(function (parts) {
       mark("inflated");
       var ort = (self.ort = parts[0]);
+      // The word-embedding table stays here, in float16: each sentence's rows
+      // are widened in run(); the runtime never holds the whole table.
+      self.words = new Uint16Array(parts[3].buffer, parts[3].byteOffset, parts[3].byteLength / 2);
       onProgress && onProgress(total, total, "starting");
       return ort.InferenceSession.create(parts[1], {
         executionProviders: ["wasm"],
@@ -434,14 +465,25 @@
     };
   };
 
+  /* The graph's input for an encoding: the word-embedding rows of its ids,
+   * float32 [1, T, D] (exactly the float16 values, widened). */
+  Engine.prototype.wordRows = function (ids) {
+    var D = this.manifest.hidden, T = ids.length, out = new Float32Array(T * D), table = halfTable();
+    for (var t = 0; t < T; t++) {
+      var src = ids[t] * D, dst = t * D;
+      for (var d = 0; d < D; d++) out[dst + d] = table[this.words[src + d]];
+    }
+    return out;
+  };
+
   /* Attention [L*H*T*T] (Float32Array, query-major) for an encoding; one run at a time. */
   Engine.prototype.run = function (enc) {
     var self = this;
     var job = this.queue.then(function () {
-      var T = enc.ids.length, ids = new BigInt64Array(T);
-      for (var i = 0; i < T; i++) ids[i] = BigInt(enc.ids[i]);
-      var feeds = { input_ids: new self.ort.Tensor("int64", ids, [1, T]) };
+      var T = enc.ids.length, D = self.manifest.hidden;
+      var feeds = { words: new self.ort.Tensor("float32", self.wordRows(enc.ids), [1, T, D]) };
       return self.session.run(feeds).then(function (out) {
+        if (self.timings && self.timings.firstRun === undefined) self.mark("firstRun");
         return out.attentions.data;
       });
     });
@@ -611,7 +653,9 @@
       return self.changed(true).then(function (res) {
         var t = self.engine.timings;
         if (t) {
-          t.firstMap = performance.now() - self.engine.loadStart;
+          self.engine.mark("firstMap");
+          // The goal: the first map this long after the last byte arrived.
+          performance.measure("attnbook:after-download", "attnbook:downloaded", "attnbook:firstMap");
           self.root.setAttribute("data-timings", JSON.stringify(t));
         }
         return res;
