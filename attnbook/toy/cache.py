@@ -9,8 +9,10 @@ read, or was written for another configuration is reported with a
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
+import json
 import os
 import warnings
 from pathlib import Path
@@ -18,7 +20,15 @@ from typing import Any
 
 import torch
 
-__all__ = ["ToyCacheWarning", "cache_dir", "read", "source_version", "warn_damaged", "write"]
+__all__ = [
+    "ToyCacheWarning",
+    "cache_dir",
+    "config_key",
+    "read",
+    "source_version",
+    "warn_damaged",
+    "write",
+]
 
 MAGIC = b"attnbook-toy-v1\n"
 
@@ -49,6 +59,20 @@ def source_version(*toy_modules: str) -> str:
         digest.update(p.name.encode())
         digest.update(p.read_bytes())
     return digest.hexdigest()
+
+
+def config_key(config: Any, *toy_modules: str) -> str:
+    """A 16-hex-digit hash of a configuration dataclass and of the code that trains it.
+
+    Args:
+        config: a frozen configuration dataclass (``ToyConfig``, ``DecoderConfig``, ...).
+        toy_modules: the toy modules its training depends on, as for :func:`source_version`.
+    """
+    blob = json.dumps(
+        {"config": dataclasses.asdict(config), "source": source_version(*toy_modules)},
+        sort_keys=True,
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
 def write(path: Path, payload: dict[str, Any]) -> None:

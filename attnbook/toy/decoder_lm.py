@@ -36,8 +36,6 @@ Layers and heads are 0-indexed.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import math
 import os
 import time
@@ -148,16 +146,7 @@ class DecoderConfig:
 
     def key(self) -> str:
         """A 16-hex-digit hash of this configuration and the code that trains it."""
-        blob = json.dumps(
-            {
-                "config": dataclasses.asdict(self),
-                "source": _cache.source_version(
-                    "grammar.py", "model.py", "train.py", "decoder_lm.py"
-                ),
-            },
-            sort_keys=True,
-        )
-        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+        return _cache.config_key(self, "grammar.py", "model.py", "train.py", "decoder_lm.py")
 
     def build(self) -> ToyDecoder:
         """The untrained model of this configuration (the same seed, the same weights)."""

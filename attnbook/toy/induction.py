@@ -41,8 +41,6 @@ Layers and heads are 0-indexed.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -164,18 +162,12 @@ class InductionConfig:
         return BOS_ID + 1 + self.num_tokens
 
     def replace(self, **changes) -> InductionConfig:
+        """A copy with some fields changed, e.g. ``config.replace(seed=1)``."""
         return dataclasses.replace(self, **changes)
 
     def key(self) -> str:
         """A 16-hex-digit hash of this configuration and the code that trains it."""
-        blob = json.dumps(
-            {
-                "config": dataclasses.asdict(self),
-                "source": cache.source_version("model.py", "train.py", "induction.py"),
-            },
-            sort_keys=True,
-        )
-        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+        return cache.config_key(self, "model.py", "train.py", "induction.py")
 
 
 class RepeatedBatch(NamedTuple):

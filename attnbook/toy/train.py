@@ -19,7 +19,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
-import json
 import math
 import os
 import time
@@ -126,16 +125,7 @@ class ToyConfig:
 
     def key(self) -> str:
         """A 16-hex-digit hash of this configuration and the code that trains it."""
-        blob = json.dumps(
-            {
-                "config": dataclasses.asdict(self),
-                "source": _cache.source_version(
-                    "grammar.py", "model.py", "train.py", "evaluate.py"
-                ),
-            },
-            sort_keys=True,
-        )
-        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+        return _cache.config_key(self, "grammar.py", "model.py", "train.py", "evaluate.py")
 
 
 @dataclass

@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import hashlib
-import json
 import math
 import os
 import time
@@ -125,16 +123,7 @@ class TranslatorConfig:
 
     def key(self) -> str:
         """A 16-hex-digit hash of this configuration and the code that trains it."""
-        blob = json.dumps(
-            {
-                "config": dataclasses.asdict(self),
-                "source": _cache.source_version(
-                    "grammar.py", "model.py", "parallel.py", "translate.py"
-                ),
-            },
-            sort_keys=True,
-        )
-        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+        return _cache.config_key(self, "grammar.py", "model.py", "parallel.py", "translate.py")
 
 
 @dataclass
