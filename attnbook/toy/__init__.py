@@ -10,6 +10,8 @@
 - :mod:`attnbook.toy.induction` -- induction heads in a two-layer attention-only decoder.
 - :mod:`attnbook.toy.circuit` -- the induction circuit over seeds (best heads, emergence, counts).
 - :mod:`attnbook.toy.train` -- reproducible masked-word training with an on-disk cache.
+- :mod:`attnbook.toy.training` -- what the trainers share: learning-rate schedule, thread
+  count, optimizer step, weights hash, cache files.
 - :mod:`attnbook.toy.evaluate` -- Clark et al. (2019) style head scores vs fixed-offset baselines.
 
 Layers and heads are 0-indexed throughout.

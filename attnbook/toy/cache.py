@@ -48,11 +48,12 @@ def source_version(*toy_modules: str) -> str:
 
     Args:
         toy_modules: file names in the toy package (e.g. ``"model.py"``);
-            this module and every module of :mod:`attnbook.mechanism` always
+            this module, :mod:`attnbook.toy.training` (what every trainer
+            shares) and every module of :mod:`attnbook.mechanism` always
             count. A change to a figure module retrains nothing.
     """
     here = Path(__file__).resolve().parent
-    files = [here / name for name in (*toy_modules, "cache.py")]
+    files = [here / name for name in (*toy_modules, "cache.py", "training.py")]
     files += sorted((here.parent / "mechanism").rglob("*.py"))
     digest = hashlib.sha256(torch.__version__.encode())
     for p in files:

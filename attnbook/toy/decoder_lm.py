@@ -36,7 +36,6 @@ Layers and heads are 0-indexed.
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 import time
 from collections.abc import Sequence
@@ -51,7 +50,16 @@ from attnbook.mechanism import KVCache
 from attnbook.toy import cache as _cache
 from attnbook.toy.grammar import VOCAB, Sentence, ToyGrammarError, make_split
 from attnbook.toy.model import MASK_ID, PAD_ID, ToyDecoder
-from attnbook.toy.train import weights_hash
+from attnbook.toy.training import (
+    cache_file,
+    load_cached,
+    lr_at,
+    optimizer_step,
+    payload,
+    threads,
+    trim_padding,
+    weights_hash,
+)
 
 __all__ = [
     "BOS",
@@ -281,14 +289,6 @@ def bigram_scores(train_ids: Tensor, test_ids: Tensor) -> tuple[float, float]:
     return loss, accuracy
 
 
-def _lr_at(step: int, config: DecoderConfig) -> float:
-    """Linear warm-up, then cosine decay to 10% of the peak (as the toy encoder)."""
-    if step < config.warmup:
-        return config.lr * (step + 1) / config.warmup
-    progress = (step - config.warmup) / max(1, config.steps - config.warmup)
-    return config.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
-
-
 def train_decoder(
     config: DecoderConfig | None = None, *, num_threads: int | None = None
 ) -> DecoderResult:
@@ -304,15 +304,8 @@ def train_decoder(
     config = DecoderConfig() if config is None else config
     if not isinstance(config, DecoderConfig):
         raise ToyGrammarError(f"config must be a DecoderConfig, got {type(config).__name__}")
-    previous = torch.get_num_threads()
-    if num_threads is not None:
-        if not isinstance(num_threads, int) or num_threads < 1:
-            raise ToyGrammarError(f"num_threads must be a positive int, got {num_threads!r}")
-        torch.set_num_threads(num_threads)
-    try:
+    with threads(num_threads):
         return _train(config)
-    finally:
-        torch.set_num_threads(previous)
 
 
 def _train(config: DecoderConfig) -> DecoderResult:
@@ -329,19 +322,12 @@ def _train(config: DecoderConfig) -> DecoderResult:
     losses: list[float] = []
     model.train()
     for step in range(config.steps):
-        batch = ids[torch.randint(len(ids), (config.batch_size,), generator=gen)]
-        # Trim the padding columns this batch does not need: shorter sequences, faster steps.
-        batch = batch[:, : int((batch != PAD_ID).sum(dim=1).max())]
+        batch = trim_padding(ids[torch.randint(len(ids), (config.batch_size,), generator=gen)])
         logits = model(batch).logits[:, :-1]
         targets = batch[:, 1:]
         real = targets != PAD_ID
         loss = F.cross_entropy(logits[real], targets[real])
-        for group in optimizer.param_groups:
-            group["lr"] = _lr_at(step, config)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
+        losses.append(optimizer_step(optimizer, loss, lr_at(step, config)))
     model.eval()
     test_loss, test_accuracy = next_word_scores(model, encode_lm(test_set))
     return DecoderResult(
@@ -357,35 +343,26 @@ def _train(config: DecoderConfig) -> DecoderResult:
 
 def decoder_cache_path(config: DecoderConfig, directory: str | os.PathLike | None = None) -> Path:
     """Where :func:`load_or_train_decoder` keeps the model of ``config``."""
-    base = _cache.cache_dir() if directory is None else Path(directory)
-    return base / "toy" / f"decoder-{config.key()}.pt"
+    return cache_file("decoder", config, directory)
 
 
 def _load(path: Path, config: DecoderConfig) -> DecoderResult | None:
-    payload = _cache.read(path, dataclasses.asdict(config))
-    if payload is None:
-        return None
-    try:
+    def rebuild(stored: dict) -> DecoderResult:
         model = config.build()
-        model.load_state_dict(payload["state_dict"])
+        model.load_state_dict(stored["state_dict"])
         model.eval()
-        result = DecoderResult(
+        return DecoderResult(
             config=config,
             model=model,
-            losses=payload["losses"].tolist(),
-            test_loss=float(payload["test_loss"]),
-            test_accuracy=float(payload["test_accuracy"]),
-            weights_hash=payload["weights_hash"],
-            seconds=float(payload["seconds"]),
+            losses=stored["losses"].tolist(),
+            test_loss=float(stored["test_loss"]),
+            test_accuracy=float(stored["test_accuracy"]),
+            weights_hash=stored["weights_hash"],
+            seconds=float(stored["seconds"]),
             from_cache=True,
         )
-    except (KeyError, RuntimeError, TypeError, AttributeError) as exc:
-        _cache.warn_damaged(path, f"its contents are not a toy decoder of this version: {exc}")
-        return None
-    if weights_hash(model) != result.weights_hash:
-        _cache.warn_damaged(path, "the loaded weights do not match the recorded weights hash")
-        return None
-    return result
+
+    return load_cached(path, config, rebuild, "a toy decoder of this version")
 
 
 def load_or_train_decoder(
@@ -410,16 +387,7 @@ def load_or_train_decoder(
         return cached
     result = train_decoder(config, num_threads=num_threads)
     _cache.write(
-        path,
-        {
-            "config": dataclasses.asdict(config),
-            "state_dict": result.model.state_dict(),
-            "losses": torch.tensor(result.losses, dtype=torch.float64),
-            "test_loss": result.test_loss,
-            "test_accuracy": result.test_accuracy,
-            "weights_hash": result.weights_hash,
-            "seconds": result.seconds,
-        },
+        path, payload(result, test_loss=result.test_loss, test_accuracy=result.test_accuracy)
     )
     return result
 

@@ -53,7 +53,14 @@ from torch import Tensor
 from attnbook.toy import cache
 from attnbook.toy.grammar import ToyGrammarError
 from attnbook.toy.model import POSITIONS, ToyDecoder
-from attnbook.toy.train import weights_hash
+from attnbook.toy.training import (
+    cache_file,
+    load_cached,
+    optimizer_step,
+    payload,
+    threads,
+    weights_hash,
+)
 
 __all__ = [
     "BOS_ID",
@@ -376,15 +383,8 @@ def train_induction(
     config = InductionConfig() if config is None else config
     if not isinstance(config, InductionConfig):
         raise ToyGrammarError(f"config must be an InductionConfig, got {type(config).__name__}")
-    previous_threads = torch.get_num_threads()
-    if num_threads is not None:
-        if not isinstance(num_threads, int) or isinstance(num_threads, bool) or num_threads < 1:
-            raise ToyGrammarError(f"num_threads must be a positive int, got {num_threads!r}")
-        torch.set_num_threads(num_threads)
-    try:
+    with threads(num_threads):
         return _train(config)
-    finally:
-        torch.set_num_threads(previous_threads)
 
 
 def _train(config: InductionConfig) -> InductionResult:
@@ -413,10 +413,7 @@ def _train(config: InductionConfig) -> InductionResult:
         logits = model(ids).logits
         # Every next-token prediction counts: the model is not told where the run is.
         loss = F.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1))
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
+        losses.append(optimizer_step(optimizer, loss))
         if (step + 1) % config.snapshot_every == 0 or step + 1 == config.steps:
             snap(step + 1)
     model.eval()
@@ -436,42 +433,37 @@ def _train(config: InductionConfig) -> InductionResult:
 
 
 def _path(config: InductionConfig, directory: str | Path | None) -> Path:
-    base = cache.cache_dir() if directory is None else Path(directory)
-    return base / "toy" / f"induction-{config.key()}.pt"
+    return cache_file("induction", config, directory)
 
 
 def _payload(result: InductionResult) -> dict:
     s = result.snapshots
-    return {
-        "config": dataclasses.asdict(result.config),
-        "state_dict": result.model.state_dict(),
-        "losses": torch.tensor(result.losses, dtype=torch.float64),
-        "steps": torch.tensor(s.steps),
-        "previous": s.previous,
-        "induction": s.induction,
-        "held": s.losses,
-        "weights_hash": result.weights_hash,
-        "seconds": result.seconds,
-    }
+    return payload(
+        result,
+        steps=torch.tensor(s.steps),
+        previous=s.previous,
+        induction=s.induction,
+        held=s.losses,
+    )
 
 
-def _from_payload(payload: dict, config: InductionConfig) -> InductionResult:
+def _from_payload(stored: dict, config: InductionConfig) -> InductionResult:
     model = _model(config)
-    model.load_state_dict(payload["state_dict"])
+    model.load_state_dict(stored["state_dict"])
     model.eval()
     snaps = InductionSnapshots(
-        steps=payload["steps"].tolist(),
-        previous=payload["previous"],
-        induction=payload["induction"],
-        losses=payload["held"],
+        steps=stored["steps"].tolist(),
+        previous=stored["previous"],
+        induction=stored["induction"],
+        losses=stored["held"],
     )
     return InductionResult(
         config=config,
         model=model,
-        losses=payload["losses"].tolist(),
+        losses=stored["losses"].tolist(),
         snapshots=snaps,
-        weights_hash=payload["weights_hash"],
-        seconds=float(payload["seconds"]),
+        weights_hash=stored["weights_hash"],
+        seconds=float(stored["seconds"]),
         from_cache=True,
     )
 
@@ -497,15 +489,14 @@ def load_or_train_induction(
     if not isinstance(config, InductionConfig):
         raise ToyGrammarError(f"config must be an InductionConfig, got {type(config).__name__}")
     path = _path(config, cache_directory)
-    payload = cache.read(path, dataclasses.asdict(config))
-    if payload is not None:
-        try:
-            result = _from_payload(payload, config)
-            if weights_hash(result.model) == result.weights_hash:
-                return result
-        except (KeyError, RuntimeError, TypeError, AttributeError):
-            pass
-        cache.warn_damaged(path, "its contents are not an induction model of this version")
+    cached = load_cached(
+        path,
+        config,
+        lambda stored: _from_payload(stored, config),
+        "an induction model of this version",
+    )
+    if cached is not None:
+        return cached
     result = train_induction(config)
     cache.write(path, _payload(result))
     return result

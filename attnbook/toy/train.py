@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import hashlib
-import math
 import os
 import time
 from collections.abc import Callable
@@ -35,6 +33,16 @@ from attnbook.toy import evaluate
 from attnbook.toy.cache import ToyCacheWarning, cache_dir
 from attnbook.toy.grammar import VOCAB, Sentence, ToyGrammarError, make_split, parse
 from attnbook.toy.model import MASK_ID, PAD_ID, ToyEncoder
+from attnbook.toy.training import (
+    cache_file,
+    load_cached,
+    lr_at,
+    optimizer_step,
+    payload,
+    threads,
+    trim_padding,
+    weights_hash,
+)
 
 __all__ = [
     "EXAMPLES",
@@ -203,22 +211,6 @@ def _cached_split(n_train: int, n_test: int, seed: int, scrambled: float):
     return tuple(train_set), tuple(test_set)
 
 
-def weights_hash(model: torch.nn.Module) -> str:
-    """SHA-256 (hex) of a model's parameters and buffers, in ``state_dict`` order.
-
-    >>> import torch
-    >>> a, b = torch.nn.Linear(2, 2), torch.nn.Linear(2, 2)
-    >>> _ = b.load_state_dict(a.state_dict())
-    >>> weights_hash(a) == weights_hash(b)
-    True
-    """
-    digest = hashlib.sha256()
-    for name, tensor in model.state_dict().items():
-        digest.update(name.encode())
-        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-    return digest.hexdigest()
-
-
 def _mask_batch(
     ids: Tensor, mask_prob: float, gen: torch.Generator, must: Tensor | None = None
 ) -> tuple[Tensor, Tensor]:
@@ -272,14 +264,6 @@ def _snapshot(model: ToyEncoder, probe: list[Sentence], examples: list[Sentence]
     return acc, rows
 
 
-def _lr_at(step: int, config: ToyConfig) -> float:
-    """Linear warm-up, then cosine decay to 10% of the peak."""
-    if step < config.warmup:
-        return config.lr * (step + 1) / config.warmup
-    progress = (step - config.warmup) / max(1, config.steps - config.warmup)
-    return config.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
-
-
 def train(
     config: ToyConfig | None = None,
     *,
@@ -297,15 +281,8 @@ def train(
     config = ToyConfig() if config is None else config
     if not isinstance(config, ToyConfig):
         raise ToyGrammarError(f"config must be a ToyConfig, got {type(config).__name__}")
-    previous_threads = torch.get_num_threads()
-    if num_threads is not None:
-        if not isinstance(num_threads, int) or num_threads < 1:
-            raise ToyGrammarError(f"num_threads must be a positive int, got {num_threads!r}")
-        torch.set_num_threads(num_threads)
-    try:
+    with threads(num_threads):
         return _train(config, progress)
-    finally:
-        torch.set_num_threads(previous_threads)
 
 
 def _train(config: ToyConfig, progress) -> TrainResult:
@@ -345,9 +322,7 @@ def _train(config: ToyConfig, progress) -> TrainResult:
     model.train()
     for step in range(config.steps):
         picked = torch.randint(len(ids), (config.batch_size,), generator=gen)
-        # Trim the padding columns the batch does not need: shorter sequences, faster steps.
-        batch = ids[picked]
-        batch = batch[:, : int((batch != PAD_ID).sum(dim=1).max())]
+        batch = trim_padding(ids[picked])
         must = None
         if config.masking == "content":
             pick = torch.randint(3, (config.batch_size,), generator=gen)
@@ -355,12 +330,7 @@ def _train(config: ToyConfig, progress) -> TrainResult:
         inputs, chosen = _mask_batch(batch, config.mask_prob, gen, must)
         logits = model(inputs).logits
         loss = F.cross_entropy(logits[chosen], batch[chosen])
-        for group in optimizer.param_groups:
-            group["lr"] = _lr_at(step, config)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
+        losses.append(optimizer_step(optimizer, loss, lr_at(step, config)))
         if progress is not None:
             progress(step + 1, losses[-1])
         if (step + 1) % config.snapshot_every == 0 or step + 1 == config.steps:
@@ -384,55 +354,38 @@ def _train(config: ToyConfig, progress) -> TrainResult:
 
 def cache_path(config: ToyConfig, directory: str | os.PathLike | None = None) -> Path:
     """Where :func:`load_or_train` keeps the model of ``config``."""
-    base = cache_dir() if directory is None else Path(directory)
-    return base / "toy" / f"toy-{config.key()}.pt"
+    return cache_file("toy", config, directory)
 
 
 def _save(result: TrainResult, path: Path) -> None:
+    snaps = result.snapshots
     _cache.write(
         path,
-        {
-            "config": dataclasses.asdict(result.config),
-            "state_dict": result.model.state_dict(),
-            "losses": torch.tensor(result.losses, dtype=torch.float64),
-            "steps": torch.tensor(result.snapshots.steps),
-            "accuracy": result.snapshots.accuracy,
-            "rows": result.snapshots.rows,
-            "weights_hash": result.weights_hash,
-            "seconds": result.seconds,
-        },
+        payload(result, steps=torch.tensor(snaps.steps), accuracy=snaps.accuracy, rows=snaps.rows),
     )
 
 
 def _load(path: Path, config: ToyConfig) -> TrainResult | None:
-    payload = _cache.read(path, dataclasses.asdict(config))
-    if payload is None:
-        return None
-    try:
+    def rebuild(stored: dict) -> TrainResult:
         model = ToyEncoder(
             len(VOCAB), MAX_LEN, config.d_model, config.num_layers, config.num_heads, config.d_ff
         )
-        model.load_state_dict(payload["state_dict"])
+        model.load_state_dict(stored["state_dict"])
         model.eval()
         snaps = Snapshots(
-            steps=payload["steps"].tolist(), accuracy=payload["accuracy"], rows=payload["rows"]
+            steps=stored["steps"].tolist(), accuracy=stored["accuracy"], rows=stored["rows"]
         )
-        result = TrainResult(
+        return TrainResult(
             config=config,
             model=model,
-            losses=payload["losses"].tolist(),
+            losses=stored["losses"].tolist(),
             snapshots=snaps,
-            weights_hash=payload["weights_hash"],
-            seconds=float(payload["seconds"]),
+            weights_hash=stored["weights_hash"],
+            seconds=float(stored["seconds"]),
             from_cache=True,
         )
-    except (KeyError, RuntimeError, TypeError, AttributeError) as exc:
-        _cache.warn_damaged(path, f"its contents are not a toy model of this version: {exc}")
-        return None
-    if weights_hash(model) != result.weights_hash:
-        _cache.warn_damaged(path, "the loaded weights do not match the recorded weights hash")
-        return None
-    return result
+
+    return load_cached(path, config, rebuild, "a toy model of this version")
 
 
 def store(result: TrainResult, *, cache: str | os.PathLike | None = None) -> Path:

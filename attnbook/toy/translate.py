@@ -24,11 +24,9 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import math
 import os
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import pandas as pd
 import torch
@@ -36,11 +34,19 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from attnbook.toy import cache as _cache
-from attnbook.toy.cache import cache_dir
 from attnbook.toy.grammar import VOCAB, ToyGrammarError
 from attnbook.toy.model import PAD_ID, ToyEncoderDecoder
 from attnbook.toy.parallel import Pair, make_pair_split
-from attnbook.toy.train import weights_hash
+from attnbook.toy.training import (
+    cache_file,
+    load_cached,
+    lr_at,
+    optimizer_step,
+    payload,
+    threads,
+    trim_padding,
+    weights_hash,
+)
 
 __all__ = [
     "EOS",
@@ -183,14 +189,6 @@ def encode_pairs(pairs: list[Pair]) -> tuple[Tensor, Tensor, Tensor]:
     return torch.tensor(src), torch.tensor(inp), torch.tensor(lab)
 
 
-def _lr_at(step: int, config: TranslatorConfig) -> float:
-    """Linear warm-up, then cosine decay to 10% of the peak (as for the toy encoder)."""
-    if step < config.warmup:
-        return config.lr * (step + 1) / config.warmup
-    progress = (step - config.warmup) / max(1, config.steps - config.warmup)
-    return config.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
-
-
 def _new_model(config: TranslatorConfig) -> ToyEncoderDecoder:
     return ToyEncoderDecoder(
         len(VOCAB_SEQ), MAX_LEN, config.d_model, config.num_layers, config.num_heads,
@@ -210,12 +208,7 @@ def train_translator(
     config = TranslatorConfig() if config is None else config
     if not isinstance(config, TranslatorConfig):
         raise ToyGrammarError(f"config must be a TranslatorConfig, got {type(config).__name__}")
-    previous = torch.get_num_threads()
-    if num_threads is not None:
-        if not isinstance(num_threads, int) or num_threads < 1:
-            raise ToyGrammarError(f"num_threads must be a positive int, got {num_threads!r}")
-        torch.set_num_threads(num_threads)
-    try:
+    with threads(num_threads):
         start = time.perf_counter()
         train, _ = _split(config.n_train, config.n_test, config.seed, config.scrambled)
         src, inp, lab = encode_pairs(list(train))
@@ -229,29 +222,15 @@ def train_translator(
         for step in range(config.steps):
             picked = torch.randint(len(src), (config.batch_size,), generator=gen)
             s, i, y = src[picked], inp[picked], lab[picked]
-            # Drop the padding columns this batch does not need: shorter sequences, faster steps.
-            s = s[:, : int((s != PAD_ID).sum(dim=1).max())]
-            width = int((y != PAD_ID).sum(dim=1).max())
-            i, y = i[:, :width], y[:, :width]
+            s, y = trim_padding(s), trim_padding(y)
+            i = i[:, : y.shape[1]]
             logits = model(s, i).logits
             loss = F.cross_entropy(logits.flatten(0, 1), y.flatten(), ignore_index=PAD_ID)
-            for group in optimizer.param_groups:
-                group["lr"] = _lr_at(step, config)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            losses.append(loss.item())
+            losses.append(optimizer_step(optimizer, loss, lr_at(step, config)))
         model.eval()
         return TranslatorResult(
             config, model, losses, weights_hash(model), time.perf_counter() - start
         )
-    finally:
-        torch.set_num_threads(previous)
-
-
-def _path(config: TranslatorConfig, cache: str | os.PathLike | None) -> Path:
-    base = cache_dir() if cache is None else Path(cache)
-    return base / "toy" / f"translator-{config.key()}.pt"
 
 
 def load_or_train_translator(
@@ -264,32 +243,22 @@ def load_or_train_translator(
     config = TranslatorConfig() if config is None else config
     if not isinstance(config, TranslatorConfig):
         raise ToyGrammarError(f"config must be a TranslatorConfig, got {type(config).__name__}")
-    path = _path(config, cache)
-    payload = _cache.read(path, dataclasses.asdict(config))
-    if payload is not None:
-        try:
-            model = _new_model(config)
-            model.load_state_dict(payload["state_dict"])
-            model.eval()
-            if weights_hash(model) == payload["weights_hash"]:
-                return TranslatorResult(
-                    config, model, payload["losses"].tolist(), payload["weights_hash"],
-                    float(payload["seconds"]), from_cache=True,
-                )  # fmt: skip
-            _cache.warn_damaged(path, "the loaded weights do not match the recorded weights hash")
-        except (KeyError, RuntimeError, TypeError, AttributeError) as exc:
-            _cache.warn_damaged(path, f"its contents are not a toy translator: {exc}")
+    path = cache_file("translator", config, cache)
+
+    def rebuild(stored: dict) -> TranslatorResult:
+        model = _new_model(config)
+        model.load_state_dict(stored["state_dict"])
+        model.eval()
+        return TranslatorResult(
+            config, model, stored["losses"].tolist(), stored["weights_hash"],
+            float(stored["seconds"]), from_cache=True,
+        )  # fmt: skip
+
+    cached = load_cached(path, config, rebuild, "a toy translator")
+    if cached is not None:
+        return cached
     result = train_translator(config, num_threads=num_threads)
-    _cache.write(
-        path,
-        {
-            "config": dataclasses.asdict(config),
-            "state_dict": result.model.state_dict(),
-            "losses": torch.tensor(result.losses, dtype=torch.float64),
-            "weights_hash": result.weights_hash,
-            "seconds": result.seconds,
-        },
-    )
+    _cache.write(path, payload(result))
     return result
 
 
