@@ -30,7 +30,9 @@ Sentence(tokens=('猫', 'を', '犬', 'が', '追う'), lang='ja', order='OSV', 
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from attnbook.errors import AttnbookError
 
@@ -365,21 +367,48 @@ def make_split(
     (200, 50, False)
     """
     train = generate(n_train, seed, **kwargs)
-    seen = {s.text for s in train}
-    test: list[Sentence] = []
-    stream = seed + 1_000_003
-    for _ in range(100):
-        for s in generate(max(n_test, 16) * 2, stream, **kwargs):
-            if s.text not in seen:
-                seen.add(s.text)
-                test.append(s)
-                if len(test) == n_test:
-                    return train, test
-        stream += 1
+    test = _held_out(
+        lambda n, stream: generate(n, stream, **kwargs),
+        lambda s: s.text,
+        {s.text for s in train},
+        n_test,
+        seed,
+    )
+    if test is not None:
+        return train, test
     raise ToyGrammarError(
         f"could not find {n_test} test sentences unseen in {n_train} training sentences; "
         "ask for fewer test sentences or a smaller training corpus"
     )
+
+
+_T = TypeVar("_T")
+
+
+def _held_out(
+    draw: Callable[[int, int], list[_T]],
+    text: Callable[[_T], str],
+    seen: set[str],
+    n: int,
+    seed: int,
+) -> list[_T] | None:
+    """``n`` items whose ``text`` is not in ``seen`` (which grows), or ``None`` if 100 streams fall short.
+
+    ``draw(count, stream)`` gives ``count`` random items of one stream; the
+    streams are ``seed + 1_000_003``, ``seed + 1_000_004``, ... (used by
+    :func:`make_split` and :func:`attnbook.toy.parallel.make_pair_split`).
+    """
+    found: list[_T] = []
+    stream = seed + 1_000_003
+    for _ in range(100):
+        for item in draw(max(n, 16) * 2, stream):
+            if text(item) not in seen:
+                seen.add(text(item))
+                found.append(item)
+                if len(found) == n:
+                    return found
+        stream += 1
+    return None
 
 
 def parse(text: str) -> Sentence:

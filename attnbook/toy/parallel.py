@@ -35,6 +35,7 @@ from attnbook.toy.grammar import (
     WO,
     Sentence,
     ToyGrammarError,
+    _held_out,
     _pick_triple,
     parse,
 )
@@ -230,17 +231,15 @@ def make_pair_split(
     False
     """
     train = generate_pairs(n_train, seed, **kwargs)
-    seen = {p.source.text for p in train}
-    test: list[Pair] = []
-    stream = seed + 1_000_003
-    for _ in range(100):
-        for p in generate_pairs(max(n_test, 16) * 2, stream, **kwargs):
-            if p.source.text not in seen:
-                seen.add(p.source.text)
-                test.append(p)
-                if len(test) == n_test:
-                    return train, test
-        stream += 1
+    test = _held_out(
+        lambda n, stream: generate_pairs(n, stream, **kwargs),
+        lambda p: p.source.text,
+        {p.source.text for p in train},
+        n_test,
+        seed,
+    )
+    if test is not None:
+        return train, test
     raise ToyGrammarError(
         f"could not find {n_test} held-out pairs unseen in {n_train} training pairs; "
         "ask for fewer held-out pairs or a smaller training set"
