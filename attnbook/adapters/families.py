@@ -54,6 +54,40 @@ def _config(model: nn.Module, module: nn.Module) -> Any:
     return getattr(module, "config", None) or getattr(model, "config", None)
 
 
+def _separate(
+    name: str,
+    module: nn.Module,
+    *,
+    kind: Kind,
+    stack: Stack,
+    heads: int,
+    head_dim: int,
+    qkv: tuple[nn.Module, nn.Module, nn.Module],
+    output: nn.Module,
+    **options: Any,
+) -> Sublayer:
+    """A sublayer with three separate query/key/value projections and one K/V head per query head.
+
+    ``options``: the optional :class:`Sublayer` fields (``scale``, ``window``,
+    ``not_recomputable``).
+    """
+    query, key, value = qkv
+    return Sublayer(
+        name=name,
+        module=module,
+        kind=kind,
+        stack=stack,
+        num_heads=heads,
+        num_kv_heads=heads,
+        head_dim=head_dim,
+        query=heads_of(query, heads),
+        key=heads_of(key, heads),
+        value=heads_of(value, heads),
+        output=output,
+        **options,
+    )
+
+
 # ----- BERT-style encoders: BERT, RoBERTa, ELECTRA, MiniLM, ALBERT, ... -----------
 
 
@@ -77,17 +111,14 @@ def _bert_sublayers(model: nn.Module) -> list[Sublayer]:
         kind: Kind = "cross" if cross else "causal" if causal else "self"
         relative = getattr(m, "position_embedding_type", "absolute") not in ("absolute", None)
         found.append(
-            Sublayer(
-                name=name,
-                module=m,
+            _separate(
+                name,
+                m,
                 kind=kind,
                 stack="encoder" if kind == "self" else "decoder",
-                num_heads=heads,
-                num_kv_heads=heads,
+                heads=heads,
                 head_dim=d,
-                query=heads_of(m.query, heads),
-                key=heads_of(m.key, heads),
-                value=heads_of(m.value, heads),
+                qkv=(m.query, m.key, m.value),
                 output=output,
                 not_recomputable=(
                     "its scores include relative position embeddings" if relative else None
@@ -114,17 +145,14 @@ def _distilbert_sublayers(model: nn.Module) -> list[Sublayer]:
             continue
         heads = int(m.n_heads)
         found.append(
-            Sublayer(
-                name=name,
-                module=m,
+            _separate(
+                name,
+                m,
                 kind="self",
                 stack="encoder",
-                num_heads=heads,
-                num_kv_heads=heads,
+                heads=heads,
                 head_dim=m.q_lin.out_features // heads,
-                query=heads_of(m.q_lin, heads),
-                key=heads_of(m.k_lin, heads),
-                value=heads_of(m.v_lin, heads),
+                qkv=(m.q_lin, m.k_lin, m.v_lin),
                 output=m.out_lin,
             )
         )
@@ -187,17 +215,14 @@ def _gpt_neo_sublayers(model: nn.Module) -> list[Sublayer]:
         heads = int(m.num_heads)
         local = getattr(m, "attention_type", "global") == "local"
         found.append(
-            Sublayer(
-                name=name,
-                module=m,
+            _separate(
+                name,
+                m,
                 kind="causal",
                 stack="decoder",
-                num_heads=heads,
-                num_kv_heads=heads,
+                heads=heads,
                 head_dim=int(m.head_dim),
-                query=heads_of(m.q_proj, heads),
-                key=heads_of(m.k_proj, heads),
-                value=heads_of(m.v_proj, heads),
+                qkv=(m.q_proj, m.k_proj, m.v_proj),
                 output=m.out_proj,
                 scale=1.0,  # GPT-Neo does not divide the scores by sqrt(d)
                 window=int(_config(model, m).window_size) if local else None,
@@ -320,27 +345,33 @@ LLAMA = register_adapter(
 # ----- encoder-decoders: named for attend_seq2seq --------------------------------
 
 
+def _seq2seq_place(name: str, cross_name: str) -> tuple[Stack, Kind]:
+    """The stack and kind of an encoder-decoder's attention module ``name``.
+
+    The module called ``cross_name`` (the last part of its path) is the
+    decoder's cross-attention; the decoder's other one is causal, the encoder's self.
+    """
+    stack = _stack_of(name)
+    if name.rpartition(".")[2] == cross_name:
+        return stack, "cross"
+    return stack, "causal" if stack == "decoder" else "self"
+
+
 def _bart_sublayers(model: nn.Module) -> list[Sublayer]:
     found = []
     for name, m in model.named_modules():
         if not (_linears(m, "q_proj", "k_proj", "v_proj", "out_proj") and hasattr(m, "scaling")):
             continue
-        heads = int(m.num_heads)
-        stack = _stack_of(name)
-        cross = name.rpartition(".")[2] == "encoder_attn"
-        kind: Kind = "cross" if cross else "causal" if stack == "decoder" else "self"
+        stack, kind = _seq2seq_place(name, "encoder_attn")
         found.append(
-            Sublayer(
-                name=name,
-                module=m,
+            _separate(
+                name,
+                m,
                 kind=kind,
                 stack=stack,
-                num_heads=heads,
-                num_kv_heads=heads,
+                heads=int(m.num_heads),
                 head_dim=int(m.head_dim),
-                query=heads_of(m.q_proj, heads),
-                key=heads_of(m.k_proj, heads),
-                value=heads_of(m.v_proj, heads),
+                qkv=(m.q_proj, m.k_proj, m.v_proj),
                 output=m.out_proj,
                 scale=float(m.scaling),
             )
@@ -363,26 +394,22 @@ def _t5_sublayers(model: nn.Module) -> list[Sublayer]:
     for name, m in model.named_modules():
         if not (_linears(m, "q", "k", "v", "o") and hasattr(m, "n_heads")):
             continue
-        heads = int(m.n_heads)
-        stack = _stack_of(name)
-        cross = name.rpartition(".")[2] == "EncDecAttention"
-        kind: Kind = "cross" if cross else "causal" if stack == "decoder" else "self"
+        stack, kind = _seq2seq_place(name, "EncDecAttention")
         found.append(
-            Sublayer(
-                name=name,
-                module=m,
+            _separate(
+                name,
+                m,
                 kind=kind,
                 stack=stack,
-                num_heads=heads,
-                num_kv_heads=heads,
+                heads=int(m.n_heads),
                 head_dim=int(m.key_value_proj_dim),
-                query=heads_of(m.q, heads),
-                key=heads_of(m.k, heads),
-                value=heads_of(m.v, heads),
+                qkv=(m.q, m.k, m.v),
                 output=m.o,
                 scale=1.0,  # T5 folds 1/sqrt(d) into its initialisation
                 not_recomputable=(
-                    None if cross else "T5 adds a learned relative position bias to the scores"
+                    None
+                    if kind == "cross"
+                    else "T5 adds a learned relative position bias to the scores"
                 ),
             )
         )
