@@ -40,6 +40,37 @@ def wordpiece_vocab() -> dict[str, int]:
     return {t: i for i, t in enumerate(SPECIAL + WORDS + PIECES + PUNCT)}
 
 
+def _start(seed: int):
+    """transformers, without progress bars, after seeding torch (the random weights come from it)."""
+    import transformers as tf
+
+    tf.utils.logging.disable_progress_bar()
+    torch.manual_seed(seed)
+    return tf
+
+
+def _save(directory: Path, model, tokenizer, *, max_length: int | None = 64) -> Path:
+    if max_length is not None:
+        tokenizer.model_max_length = max_length
+    model.save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return directory
+
+
+def _token_ids(tokenizer, *names: str, decoder_start: str | None = None) -> dict[str, int]:
+    """The config's ``<name>_token_id`` for each special token name (and the decoder's start)."""
+    ids = {f"{n}_token_id": getattr(tokenizer, f"{n}_token_id") for n in names}
+    if decoder_start is not None:
+        ids["decoder_start_token_id"] = getattr(tokenizer, f"{decoder_start}_token_id")
+    return ids
+
+
+def _bpe_tokenizer(tokenizer_class, **special):
+    """A ``tokenizer_class`` (GPT-2 or RoBERTa style) on the byte-level BPE learnt from CORPUS."""
+    vocab, merges = _byte_level_bpe()
+    return tokenizer_class(vocab=vocab, merges=merges, **special)
+
+
 def _byte_level_bpe():
     from tokenizers import ByteLevelBPETokenizer
 
@@ -60,10 +91,7 @@ def _byte_level_bpe():
 
 def build(family: str, directory: Path, *, seed: int = 0) -> Path:
     """Save a 2-layer, 2-head random ``family`` encoder and its tokenizer to ``directory``."""
-    import transformers as tf
-
-    tf.utils.logging.disable_progress_bar()
-    torch.manual_seed(seed)
+    tf = _start(seed)
     directory = Path(directory) / f"tiny-{family}"
     if family == "bert":
         tokenizer = tf.BertTokenizer(vocab=wordpiece_vocab())
@@ -85,22 +113,16 @@ def build(family: str, directory: Path, *, seed: int = 0) -> Path:
         )
         model = tf.DistilBertModel(config)
     elif family == "roberta":
-        vocab, merges = _byte_level_bpe()
-        tokenizer = tf.RobertaTokenizer(vocab=vocab, merges=merges)
+        tokenizer = _bpe_tokenizer(tf.RobertaTokenizer)
         config = tf.RobertaConfig(
             vocab_size=len(tokenizer),
-            pad_token_id=tokenizer.pad_token_id,
-            bos_token_id=tokenizer.bos_token_id,
-            eos_token_id=tokenizer.eos_token_id,
+            **_token_ids(tokenizer, "pad", "bos", "eos"),
             **{**SMALL, "max_position_embeddings": 66},
         )
         model = tf.RobertaModel(config)
     else:
         raise ValueError(f"unknown family {family!r}; choose from {FAMILIES}")
-    tokenizer.model_max_length = 64
-    model.save_pretrained(directory)
-    tokenizer.save_pretrained(directory)
-    return directory
+    return _save(directory, model, tokenizer)
 
 
 DECODERS = ("gpt2", "gpt_neox", "llama")
@@ -112,16 +134,12 @@ def build_decoder(family: str, directory: Path, *, seed: int = 0) -> Path:
     The Llama has 4 query heads sharing 2 key/value heads (grouped-query
     attention), so attnbook must report one map per *query* head.
     """
-    import transformers as tf
-
-    tf.utils.logging.disable_progress_bar()
-    torch.manual_seed(seed)
+    tf = _start(seed)
     directory = Path(directory) / f"tiny-{family}"
-    vocab, merges = _byte_level_bpe()
-    tokenizer = tf.GPT2Tokenizer(
-        vocab=vocab, merges=merges, unk_token="<unk>", bos_token="<s>", eos_token="</s>"
+    tokenizer = _bpe_tokenizer(
+        tf.GPT2Tokenizer, unk_token="<unk>", bos_token="<s>", eos_token="</s>"
     )
-    ids = dict(bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id)
+    ids = _token_ids(tokenizer, "bos", "eos")
     size = dict(vocab_size=len(tokenizer), max_position_embeddings=64, **ids)
     if family == "gpt2":
         config = tf.GPT2Config(n_embd=16, n_layer=2, n_head=2, **size)
@@ -144,21 +162,14 @@ def build_decoder(family: str, directory: Path, *, seed: int = 0) -> Path:
         model = tf.LlamaModel(config)
     else:
         raise ValueError(f"unknown decoder family {family!r}; choose from {DECODERS}")
-    tokenizer.model_max_length = 64
-    model.save_pretrained(directory)
-    tokenizer.save_pretrained(directory)
-    return directory
+    return _save(directory, model, tokenizer)
 
 
 def build_encoder_decoder(directory: Path, *, seed: int = 0) -> Path:
     """Save a tiny random BART (an encoder-decoder) with a byte-level BPE tokenizer."""
-    import transformers as tf
-
-    tf.utils.logging.disable_progress_bar()
-    torch.manual_seed(seed)
+    tf = _start(seed)
     directory = Path(directory) / "tiny-bart"
-    vocab, merges = _byte_level_bpe()
-    tokenizer = tf.RobertaTokenizer(vocab=vocab, merges=merges)
+    tokenizer = _bpe_tokenizer(tf.RobertaTokenizer)
     config = tf.BartConfig(
         vocab_size=len(tokenizer),
         d_model=16,
@@ -169,14 +180,9 @@ def build_encoder_decoder(directory: Path, *, seed: int = 0) -> Path:
         encoder_ffn_dim=32,
         decoder_ffn_dim=32,
         max_position_embeddings=64,
-        pad_token_id=tokenizer.pad_token_id,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        decoder_start_token_id=tokenizer.eos_token_id,
+        **_token_ids(tokenizer, "pad", "bos", "eos", decoder_start="eos"),
     )
-    tf.BartModel(config).save_pretrained(directory)
-    tokenizer.save_pretrained(directory)
-    return directory
+    return _save(directory, tf.BartModel(config), tokenizer, max_length=None)
 
 
 SEQ2SEQ = ("bart", "marian", "t5", "mbart")
@@ -247,21 +253,15 @@ def build_seq2seq(family: str, directory: Path, *, seed: int = 0) -> Path:
     T5 ``X </s>`` (the decoder starts with ``<pad>``), mBART ``X </s> en_XX`` (its
     decoder starts with the target language code, wrapped round from the end).
     """
-    import transformers as tf
-
     if family == "bart":
         return build_encoder_decoder(directory, seed=seed)
-    tf.utils.logging.disable_progress_bar()
-    torch.manual_seed(seed)
+    tf = _start(seed)
     directory = Path(directory) / f"tiny-{family}"
     if family == "marian":
         tokenizer = _marian_tokenizer()
-        pad = tokenizer.pad_token_id
         config = tf.MarianConfig(
             vocab_size=len(tokenizer),
-            pad_token_id=pad,
-            eos_token_id=tokenizer.eos_token_id,
-            decoder_start_token_id=pad,
+            **_token_ids(tokenizer, "pad", "eos", decoder_start="pad"),
             **SEQ2SEQ_SIZE,
         )
         model = tf.MarianModel(config)
@@ -277,9 +277,7 @@ def build_seq2seq(family: str, directory: Path, *, seed: int = 0) -> Path:
             num_decoder_layers=1,
             num_heads=4,
             relative_attention_num_buckets=8,
-            pad_token_id=tokenizer.pad_token_id,
-            eos_token_id=tokenizer.eos_token_id,
-            decoder_start_token_id=tokenizer.pad_token_id,
+            **_token_ids(tokenizer, "pad", "eos", decoder_start="pad"),
         )
         model = tf.T5Model(config)
     elif family == "mbart":
@@ -287,19 +285,13 @@ def build_seq2seq(family: str, directory: Path, *, seed: int = 0) -> Path:
         tokenizer = tf.MBartTokenizer(vocab=vocab, src_lang="en_XX", tgt_lang="de_DE")
         config = tf.MBartConfig(
             vocab_size=len(tokenizer),
-            pad_token_id=tokenizer.pad_token_id,
-            bos_token_id=tokenizer.bos_token_id,
-            eos_token_id=tokenizer.eos_token_id,
-            decoder_start_token_id=tokenizer.eos_token_id,
+            **_token_ids(tokenizer, "pad", "bos", "eos", decoder_start="eos"),
             **SEQ2SEQ_SIZE,
         )
         model = tf.MBartModel(config)
     else:
         raise ValueError(f"unknown encoder-decoder family {family!r}; choose from {SEQ2SEQ}")
-    tokenizer.model_max_length = 64
-    model.save_pretrained(directory)
-    tokenizer.save_pretrained(directory)
-    return directory
+    return _save(directory, model, tokenizer)
 
 
 def reference_attentions(path, text, pair=None) -> torch.Tensor:
