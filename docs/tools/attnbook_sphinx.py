@@ -257,6 +257,69 @@ def _glue_roles_work_in_translations() -> None:
     patch(roles.PasteTextRole, "s")
 
 
+def caption_only_figure(directive) -> list:
+    """A ``{glue:figure}`` without its output: the figure node with only its caption and legend.
+
+    Built like myst-nb's own directive (``PasteFigureDirective.run``), minus
+    the pasted output, so the gettext builder finds the same messages.
+    """
+    from docutils import nodes
+
+    figure = nodes.figure("")
+    directive.set_source_info(figure)
+    directive.add_name(figure)
+    if directive.content:
+        holder = nodes.Element()
+        directive.state.nested_parse(directive.content, directive.content_offset, holder)
+        first = holder[0] if len(holder) else None
+        if isinstance(first, nodes.paragraph):
+            caption = nodes.caption(first.rawsource, "", *first.children)
+            caption.source, caption.line = first.source, first.line
+            figure += caption
+        if len(holder) > 1:
+            figure += nodes.legend("", *holder[1:])
+    return [figure]
+
+
+#: The builder of this run (``html``, ``gettext``, …); set when it is created.
+_BUILDER = {"name": None}
+
+
+def _set_builder(app):
+    _BUILDER["name"] = app.builder.name
+
+
+def _glue_figure_captions_without_execution() -> None:
+    """Catalogues have the captions of ``{glue:figure}`` whether or not the pages ran.
+
+    Without the executed notebook (``nb_execution_mode = "off"``) myst-nb's
+    ``{glue:figure}`` finds no glued output and returns a warning instead of
+    the figure, so its caption, a message of the page, is missing from the
+    gettext templates, and refreshing the catalogues would make its
+    translation obsolete. For the gettext builder only, a figure whose output
+    is missing keeps its caption and legend (``caption_only_figure``); the
+    HTML builders still fail on a missing figure.
+    """
+    from myst_nb.core.variables import RetrievalError
+    from myst_nb.ext.glue.directives import PasteFigureDirective
+    from myst_nb.ext.glue.utils import retrieve_glue_data
+
+    original = PasteFigureDirective.run
+    if getattr(original, "_attnbook", False):
+        return
+
+    def run(self):
+        if _BUILDER["name"] == "gettext":
+            try:
+                retrieve_glue_data(self.document, self.arguments[0])
+            except RetrievalError:
+                return caption_only_figure(self)
+        return original(self)
+
+    run._attnbook = True
+    PasteFigureDirective.run = run
+
+
 #: The edition being built; set from the Sphinx configuration before reading.
 _EDITION = {"language": "en"}
 
@@ -389,7 +452,9 @@ def setup(app):
     app.connect("html-page-context", _header_buttons, priority=600)
     app.connect("doctree-resolved", _translate_hide_prompts)
     app.connect("config-inited", _set_edition)
+    app.connect("builder-inited", _set_builder)
     _glue_roles_work_in_translations()
+    _glue_figure_captions_without_execution()
     _glue_takes_the_edition_variant()
     _figures_numbered_by_chapter()
     _mathjax_source()  # fail early with advice if it is missing
