@@ -22,7 +22,6 @@
   "use strict";
   var doc = global.document;
   var MAX_CHARACTERS = 20000;
-  var CACHE = "attnbook-playground-v1";
 
   var LABELS = {
     en: {
@@ -147,136 +146,230 @@
 
   // ----- loading -------------------------------------------------------------
 
-  function inflate(bytes) {
-    var stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("deflate"));
-    return new Response(stream).arrayBuffer().then(function (b) {
-      return new Uint8Array(b);
-    });
-  }
+  /* The loading helpers, in a function of their own: the page runs them, and
+   * so does the loader worker (its source is this function's text), with
+   * `global` the page's window or the worker's self. */
+  function loaderScope(global) {
+    var CACHE = "attnbook-playground-v1";
 
-  function openCache() {
-    return global.caches && global.isSecureContext
-      ? global.caches.open(CACHE).catch(function () { return null; })
-      : Promise.resolve(null);
-  }
-
-  /* A whole (small) file as bytes, through the Cache API (a copy per sha256). */
-  function download(url, sha, onBytes) {
-    var parts = [], got = 0;
-    return streamFile(url, sha, onBytes, function (chunk) {
-      parts.push(chunk);
-      got += chunk.length;
-    }, false).then(function () {
-      return concat(parts, got);
-    });
-  }
-
-  function concat(parts, total) {
-    var all = new Uint8Array(total), off = 0;
-    for (var i = 0; i < parts.length; i++) {
-      all.set(parts[i], off);
-      off += parts[i].length;
+    function inflate(bytes) {
+      var stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("deflate"));
+      return new Response(stream).arrayBuffer().then(function (b) {
+        return new Uint8Array(b);
+      });
     }
-    return all;
-  }
 
-  /* Reads a file as it arrives and hands its bytes to sink(chunk), inflated
-   * first when `deflated`: inflating (and widening, in the sink) runs while
-   * the rest is still downloading instead of after it. onBytes(received)
-   * counts the bytes as sent; onDone() when the last one arrived. The Cache
-   * API keeps a copy of the file as sent, per sha256: the browser writes a
-   * clone of the response while the page reads it (no copy in the page, and
-   * nothing left to store once the last byte is in). */
-  function streamFile(url, sha, onBytes, sink, deflated, onDone) {
-    var key = url + "?sha256=" + sha;
-    return openCache().then(function (cache) {
-      return (cache ? cache.match(key) : Promise.resolve(null)).then(function (cached) {
-        var got = 0;
-        var source = cached ? Promise.resolve(cached) : fetch(key).then(function (res) {
-          if (!res.ok) throw new Error(url + ": HTTP " + res.status);
-          if (cache) cache.put(key, res.clone()).catch(function () {});
-          return res;
-        });
-        return source.then(function (res) {
-          var stream = res.body.pipeThrough(new TransformStream({
-            transform: function (chunk, out) {
-              got += chunk.length;
-              onBytes(got);
-              out.enqueue(chunk);
-            },
-            flush: function () { if (onDone) onDone(); },
-          }));
-          if (deflated) stream = stream.pipeThrough(new DecompressionStream("deflate"));
-          var reader = stream.getReader();
-          function pump() {
-            return reader.read().then(function (r) {
-              if (r.done) return;
-              sink(r.value);
-              return pump();
-            });
-          }
-          return pump();
+    function openCache() {
+      return global.caches && global.isSecureContext
+        ? global.caches.open(CACHE).catch(function () { return null; })
+        : Promise.resolve(null);
+    }
+
+    /* A whole (small) file as bytes, through the Cache API (a copy per sha256). */
+    function download(url, sha, onBytes) {
+      var parts = [], got = 0;
+      return streamFile(url, sha, onBytes, function (chunk) {
+        parts.push(chunk);
+        got += chunk.length;
+      }, false).then(function () {
+        return concat(parts, got);
+      });
+    }
+
+    function concat(parts, total) {
+      var all = new Uint8Array(total), off = 0;
+      for (var i = 0; i < parts.length; i++) {
+        all.set(parts[i], off);
+        off += parts[i].length;
+      }
+      return all;
+    }
+
+    /* Reads a file as it arrives and hands its bytes to sink(chunk), inflated
+     * first when `deflated`: inflating (and widening, in the sink) runs while
+     * the rest is still downloading instead of after it. onBytes(received)
+     * counts the bytes as sent; onDone() when the last one arrived. The Cache
+     * API keeps a copy of the file as sent, per sha256: the browser writes a
+     * clone of the response while the page reads it (no copy in the page, and
+     * nothing left to store once the last byte is in). */
+    function streamFile(url, sha, onBytes, sink, deflated, onDone) {
+      var key = url + "?sha256=" + sha;
+      return openCache().then(function (cache) {
+        return (cache ? cache.match(key) : Promise.resolve(null)).then(function (cached) {
+          var got = 0;
+          var source = cached ? Promise.resolve(cached) : fetch(key).then(function (res) {
+            if (!res.ok) throw new Error(url + ": HTTP " + res.status);
+            if (cache) cache.put(key, res.clone()).catch(function () {});
+            return res;
+          });
+          return source.then(function (res) {
+            var stream = res.body.pipeThrough(new TransformStream({
+              transform: function (chunk, out) {
+                got += chunk.length;
+                onBytes(got);
+                out.enqueue(chunk);
+              },
+              flush: function () { if (onDone) onDone(); },
+            }));
+            if (deflated) stream = stream.pipeThrough(new DecompressionStream("deflate"));
+            var reader = stream.getReader();
+            function pump() {
+              return reader.read().then(function (r) {
+                if (r.done) return;
+                sink(r.value);
+                return pump();
+              });
+            }
+            return pump();
+          });
         });
       });
-    });
-  }
-
-  function isCached(url, sha) {
-    if (!global.caches || !global.isSecureContext) return Promise.resolve(false);
-    return global.caches.open(CACHE).then(function (c) {
-      return c.match(url + "?sha256=" + sha);
-    }).then(function (r) { return !!r; }, function () { return false; });
-  }
-
-  /* A sink that gathers `size` bytes (known from the manifest) into one array. */
-  function gather(size) {
-    var out = new Uint8Array(size), n = 0;
-    return {
-      push: function (chunk) {
-        if (n + chunk.length > size) throw new Error("more bytes than the manifest says");
-        out.set(chunk, n);
-        n += chunk.length;
-      },
-      bytes: function () {
-        if (n !== size) throw new Error("expected " + size + " bytes, got " + n);
-        return out;
-      },
-    };
-  }
-
-  /* float32 value of every float16 bit pattern (exact: float32 holds them all). */
-  var HALF = null;
-  function halfTable() {
-    if (HALF) return HALF;
-    HALF = new Float32Array(65536);
-    for (var b = 0; b < 65536; b++) {
-      var s = b & 0x8000 ? -1 : 1, e = (b >> 10) & 31, m = b & 1023;
-      HALF[b] = e === 0 ? s * m * Math.pow(2, -24) : e === 31 ? (m ? NaN : s * Infinity) : s * (1 + m / 1024) * Math.pow(2, e - 15);
     }
-    return HALF;
+
+    function isCached(url, sha) {
+      if (!global.caches || !global.isSecureContext) return Promise.resolve(false);
+      return global.caches.open(CACHE).then(function (c) {
+        return c.match(url + "?sha256=" + sha);
+      }).then(function (r) { return !!r; }, function () { return false; });
+    }
+
+    /* A sink that gathers `size` bytes (known from the manifest) into one array. */
+    function gather(size) {
+      var out = new Uint8Array(size), n = 0;
+      return {
+        push: function (chunk) {
+          if (n + chunk.length > size) throw new Error("more bytes than the manifest says");
+          out.set(chunk, n);
+          n += chunk.length;
+        },
+        bytes: function () {
+          if (n !== size) throw new Error("expected " + size + " bytes, got " + n);
+          return out;
+        },
+      };
+    }
+
+    /* float32 value of every float16 bit pattern (exact: float32 holds them all). */
+    var HALF = null;
+    function halfTable() {
+      if (HALF) return HALF;
+      HALF = new Float32Array(65536);
+      for (var b = 0; b < 65536; b++) {
+        var s = b & 0x8000 ? -1 : 1, e = (b >> 10) & 31, m = b & 1023;
+        HALF[b] = e === 0 ? s * m * Math.pow(2, -24) : e === 31 ? (m ? NaN : s * Infinity) : s * (1 + m / 1024) * Math.pow(2, e - 15);
+      }
+      return HALF;
+    }
+
+    /* A sink that widens float16 bits (little-endian) to float32 as they arrive:
+     * the model's matrices, `size` bytes of float16. Chunks may split a value. */
+    function widener(size) {
+      var table = halfTable();
+      var out = new Float32Array(size / 2), n = 0, carry = -1;
+      return {
+        push: function (u8) {
+          var i = 0, len = u8.length;
+          if (carry >= 0 && len) {
+            out[n++] = table[carry | (u8[0] << 8)];
+            carry = -1;
+            i = 1;
+          }
+          for (; i + 1 < len; i += 2) out[n++] = table[u8[i] | (u8[i + 1] << 8)];
+          if (i < len) carry = u8[i];
+        },
+        bytes: function () {
+          if (n !== out.length || carry >= 0) throw new Error("expected " + out.length + " weights, got " + n);
+          return new Uint8Array(out.buffer);
+        },
+      };
+    }
+
+    return { inflate: inflate, download: download, streamFile: streamFile, isCached: isCached,
+      gather: gather, widener: widener, halfTable: halfTable };
   }
 
-  /* A sink that widens float16 bits (little-endian) to float32 as they arrive:
-   * the model's matrices, `size` bytes of float16. Chunks may split a value. */
-  function widener(size) {
-    var table = halfTable();
-    var out = new Float32Array(size / 2), n = 0, carry = -1;
-    return {
-      push: function (u8) {
-        var i = 0, len = u8.length;
-        if (carry >= 0 && len) {
-          out[n++] = table[carry | (u8[0] << 8)];
-          carry = -1;
-          i = 1;
-        }
-        for (; i + 1 < len; i += 2) out[n++] = table[u8[i] | (u8[i + 1] << 8)];
-        if (i < len) carry = u8[i];
-      },
-      bytes: function () {
-        if (n !== out.length || carry >= 0) throw new Error("expected " + out.length + " weights, got " + n);
-        return new Uint8Array(out.buffer);
-      },
+  /* The loader worker: downloads the model's big files off the page's thread
+   * (inflating, widening, keeping a copy in the Cache API) and hands each
+   * over as one buffer (transferred, not copied). The page's thread meanwhile
+   * starts the runtime: on two cores the two proceed side by side.
+   * In: {files: [{name, url, sha, size, kind: "inflate" | "widen" | "raw"}]}.
+   * Out: {type: "bytes", name, got}, {type: "arrived", name, at} (last byte
+   * in, at: ms since 1970, the worker's own clock: the page's thread may be
+   * too busy to read the message at once),
+   * {type: "file", name, data}, {type: "error", name, message}. */
+  function loaderWorker(scope) {
+    var L = scope(self);
+    self.onmessage = function (e) {
+      e.data.files.forEach(function (job) {
+        var sink = job.kind === "widen" ? L.widener(job.size) : L.gather(job.size), last = 0;
+        L.streamFile(job.url, job.sha, function (n) {
+          if (n - last >= 1 << 20) { // progress per MB, not per chunk
+            last = n;
+            self.postMessage({ type: "bytes", name: job.name, got: n });
+          }
+        }, sink.push, job.kind === "inflate", function () {
+          self.postMessage({ type: "arrived", name: job.name, at: performance.timeOrigin + performance.now() });
+        }).then(function () {
+          var data = sink.bytes();
+          self.postMessage({ type: "file", name: job.name, data: data }, [data.buffer]);
+        }).catch(function (err) {
+          self.postMessage({ type: "error", name: job.name, message: String((err && err.message) || err) });
+        });
+      });
     };
+  }
+
+  var L = loaderScope(global), inflate = L.inflate, download = L.download, streamFile = L.streamFile,
+    isCached = L.isCached, gather = L.gather, widener = L.widener, halfTable = L.halfTable;
+
+  /* Downloads `jobs` (see loaderWorker) in the loader worker, or on the page's
+   * thread where there is no Worker. onBytes(name, received), onArrived(name, at)
+   * with `at` the page's performance.now() when the last byte came in.
+   * Returns {name: Promise of the file's bytes (Uint8Array)}. */
+  function fetchFiles(jobs, onBytes, onArrived) {
+    var waiting = {}, out = {}, worker = null;
+    jobs.forEach(function (job) {
+      out[job.name] = new Promise(function (resolve, reject) { waiting[job.name] = { resolve: resolve, reject: reject }; });
+    });
+    try {
+      var src = "(" + loaderWorker + ")(" + loaderScope + ");";
+      worker = new Worker(URL.createObjectURL(new Blob([src], { type: "text/javascript" })));
+    } catch (err) {
+      worker = null;
+    }
+    function here(list) {
+      list.forEach(function (job) {
+        var sink = job.kind === "widen" ? widener(job.size) : gather(job.size);
+        streamFile(job.url, job.sha, function (n) { onBytes(job.name, n); }, sink.push, job.kind === "inflate",
+          function () { onArrived(job.name, performance.now()); })
+          .then(function () { return sink.bytes(); })
+          .then(waiting[job.name].resolve, waiting[job.name].reject);
+      });
+    }
+    if (!worker) {
+      here(jobs);
+      return out;
+    }
+    var left = jobs.length;
+    worker.onmessage = function (e) {
+      var m = e.data, w = waiting[m.name];
+      if (m.type === "bytes") onBytes(m.name, m.got);
+      else if (m.type === "arrived") onArrived(m.name, m.at - performance.timeOrigin);
+      else if (m.type === "file") w.resolve(m.data);
+      else w.reject(new Error(m.name + ": " + m.message));
+      if (m.type === "file" || m.type === "error") {
+        if (--left === 0) worker.terminate();
+      }
+    };
+    worker.onerror = function () {
+      // e.g. a site whose content security policy forbids blob: workers:
+      // load on the page's thread instead (only when nothing came through yet).
+      worker.terminate();
+      if (left === jobs.length) here(jobs);
+      else for (var k in waiting) waiting[k].reject(new Error("the loader worker failed"));
+    };
+    worker.postMessage({ files: jobs });
+    return out;
   }
 
   /* The smallest ONNX graph (y = Identity(x), opset 17): a session of it starts
@@ -348,9 +441,10 @@
     // Playground.load: the first run, the first map drawn).
     var t0 = (this.loadStart = performance.now()), timings = (this.timings = {}), left = files.length;
     performance.mark("attnbook:load");
-    function mark(name) {
-      timings[name] = performance.now() - t0;
-      performance.mark("attnbook:" + name);
+    function mark(name, at) {
+      var when = at === undefined ? performance.now() : at;
+      timings[name] = when - t0;
+      performance.mark("attnbook:" + name, { startTime: when });
     }
     this.mark = mark;
     function progress(name) {
@@ -361,12 +455,22 @@
         onProgress && onProgress(sum, total);
       };
     }
-    function fetchInto(name, sink, deflated) {
-      var f = files.filter(function (x) { return x.name === name; })[0];
-      return streamFile(self.url(name), f.sha256, progress(name), sink.push, deflated, function () {
-        if (--left === 0) mark("downloaded");
-      }).then(function () { return sink.bytes ? sink.bytes() : null; });
+    function file(name) {
+      return files.filter(function (x) { return x.name === name; })[0];
     }
+    var lastByte = 0;
+    function arrived(name, at) {
+      progress(name)(file(name).bytes);
+      lastByte = Math.max(lastByte, at);
+      if (--left === 0) mark("downloaded", lastByte);
+    }
+    // The big files come through the loader worker: inflated (wasm, graph),
+    // widened (the matrices) or as they are (the word table).
+    var WASM = "ort-wasm-simd-threaded.wasm.deflate";
+    var big = fetchFiles([[WASM, "inflate"], ["model.onnx.deflate", "inflate"], ["weights.f16", "widen"], ["words.f16", "raw"]]
+      .map(function (j) {
+        return { name: j[0], url: self.url(j[0]), sha: file(j[0]).sha256, size: raw[j[0]], kind: j[1] };
+      }), function (name, n) { progress(name)(n); }, arrived);
     // The runtime first: its files are small, and starting it (compiling 14 MB
     // of wasm) overlaps the download of the weights. Its two modules are
     // imported at once, before the weights' chunks fill the page's task
@@ -374,13 +478,12 @@
     // and only imported: the browser caches them like any script.
     function module(name) {
       return import(self.url(name)).then(function (mod) {
-        progress(name)(files.filter(function (x) { return x.name === name; })[0].bytes);
-        if (--left === 0) mark("downloaded");
+        arrived(name, performance.now());
         return mod;
       });
     }
     var runtime = Promise.all([
-      fetchInto("ort-wasm-simd-threaded.wasm.deflate", gather(raw["ort-wasm-simd-threaded.wasm.deflate"]), true),
+      big[WASM],
       module("ort.wasm.min.mjs"),
       // the glue module onnxruntime imports when it starts (same URL: same module)
       module("ort-wasm-simd-threaded.mjs"),
@@ -405,9 +508,9 @@
     });
     this.loading = Promise.all([
       runtime,
-      fetchInto("model.onnx.deflate", gather(raw["model.onnx.deflate"]), true),
-      fetchInto("weights.f16", widener(raw["weights.f16"]), false),
-      fetchInto("words.f16", gather(raw["words.f16"]), false),
+      big["model.onnx.deflate"],
+      big["weights.f16"],
+      big["words.f16"],
     ]).then(function (parts) {
       mark("inflated");
       var ort = (self.ort = parts[0]);
