@@ -48,18 +48,10 @@ from torch import Tensor
 
 from attnbook.mechanism import KVCache
 from attnbook.toy import cache as _cache
+from attnbook.toy import training
 from attnbook.toy.grammar import VOCAB, Sentence, ToyGrammarError, make_split
 from attnbook.toy.model import MASK_ID, PAD_ID, ToyDecoder
-from attnbook.toy.training import (
-    cache_file,
-    load_cached,
-    lr_at,
-    optimizer_step,
-    payload,
-    threads,
-    trim_padding,
-    weights_hash,
-)
+from attnbook.toy.training import weights_hash
 
 __all__ = [
     "BOS",
@@ -304,7 +296,7 @@ def train_decoder(
     config = DecoderConfig() if config is None else config
     if not isinstance(config, DecoderConfig):
         raise ToyGrammarError(f"config must be a DecoderConfig, got {type(config).__name__}")
-    with threads(num_threads):
+    with training.threads(num_threads):
         return _train(config)
 
 
@@ -322,12 +314,14 @@ def _train(config: DecoderConfig) -> DecoderResult:
     losses: list[float] = []
     model.train()
     for step in range(config.steps):
-        batch = trim_padding(ids[torch.randint(len(ids), (config.batch_size,), generator=gen)])
+        batch = training.trim_padding(
+            ids[torch.randint(len(ids), (config.batch_size,), generator=gen)]
+        )
         logits = model(batch).logits[:, :-1]
         targets = batch[:, 1:]
         real = targets != PAD_ID
         loss = F.cross_entropy(logits[real], targets[real])
-        losses.append(optimizer_step(optimizer, loss, lr_at(step, config)))
+        losses.append(training.optimizer_step(optimizer, loss, training.lr_at(step, config)))
     model.eval()
     test_loss, test_accuracy = next_word_scores(model, encode_lm(test_set))
     return DecoderResult(
@@ -343,7 +337,7 @@ def _train(config: DecoderConfig) -> DecoderResult:
 
 def decoder_cache_path(config: DecoderConfig, directory: str | os.PathLike | None = None) -> Path:
     """Where :func:`load_or_train_decoder` keeps the model of ``config``."""
-    return cache_file("decoder", config, directory)
+    return training.cache_file("decoder", config, directory)
 
 
 def _load(path: Path, config: DecoderConfig) -> DecoderResult | None:
@@ -362,7 +356,7 @@ def _load(path: Path, config: DecoderConfig) -> DecoderResult | None:
             from_cache=True,
         )
 
-    return load_cached(path, config, rebuild, "a toy decoder of this version")
+    return training.load_cached(path, config, rebuild, "a toy decoder of this version")
 
 
 def load_or_train_decoder(
@@ -387,7 +381,8 @@ def load_or_train_decoder(
         return cached
     result = train_decoder(config, num_threads=num_threads)
     _cache.write(
-        path, payload(result, test_loss=result.test_loss, test_accuracy=result.test_accuracy)
+        path,
+        training.payload(result, test_loss=result.test_loss, test_accuracy=result.test_accuracy),
     )
     return result
 

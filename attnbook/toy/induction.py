@@ -50,17 +50,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from attnbook.toy import cache
+from attnbook.toy import cache, training
 from attnbook.toy.grammar import ToyGrammarError
 from attnbook.toy.model import POSITIONS, ToyDecoder
-from attnbook.toy.training import (
-    cache_file,
-    load_cached,
-    optimizer_step,
-    payload,
-    threads,
-    weights_hash,
-)
+from attnbook.toy.training import weights_hash
 
 __all__ = [
     "BOS_ID",
@@ -383,7 +376,7 @@ def train_induction(
     config = InductionConfig() if config is None else config
     if not isinstance(config, InductionConfig):
         raise ToyGrammarError(f"config must be an InductionConfig, got {type(config).__name__}")
-    with threads(num_threads):
+    with training.threads(num_threads):
         return _train(config)
 
 
@@ -413,7 +406,7 @@ def _train(config: InductionConfig) -> InductionResult:
         logits = model(ids).logits
         # Every next-token prediction counts: the model is not told where the run is.
         loss = F.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1))
-        losses.append(optimizer_step(optimizer, loss))
+        losses.append(training.optimizer_step(optimizer, loss))
         if (step + 1) % config.snapshot_every == 0 or step + 1 == config.steps:
             snap(step + 1)
     model.eval()
@@ -433,12 +426,12 @@ def _train(config: InductionConfig) -> InductionResult:
 
 
 def _path(config: InductionConfig, directory: str | Path | None) -> Path:
-    return cache_file("induction", config, directory)
+    return training.cache_file("induction", config, directory)
 
 
 def _payload(result: InductionResult) -> dict:
     s = result.snapshots
-    return payload(
+    return training.payload(
         result,
         steps=torch.tensor(s.steps),
         previous=s.previous,
@@ -489,7 +482,7 @@ def load_or_train_induction(
     if not isinstance(config, InductionConfig):
         raise ToyGrammarError(f"config must be an InductionConfig, got {type(config).__name__}")
     path = _path(config, cache_directory)
-    cached = load_cached(
+    cached = training.load_cached(
         path,
         config,
         lambda stored: _from_payload(stored, config),

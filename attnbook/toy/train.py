@@ -29,20 +29,11 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from attnbook.toy import cache as _cache
-from attnbook.toy import evaluate
+from attnbook.toy import evaluate, training
 from attnbook.toy.cache import ToyCacheWarning, cache_dir
 from attnbook.toy.grammar import VOCAB, Sentence, ToyGrammarError, make_split, parse
 from attnbook.toy.model import MASK_ID, PAD_ID, ToyEncoder
-from attnbook.toy.training import (
-    cache_file,
-    load_cached,
-    lr_at,
-    optimizer_step,
-    payload,
-    threads,
-    trim_padding,
-    weights_hash,
-)
+from attnbook.toy.training import weights_hash
 
 __all__ = [
     "EXAMPLES",
@@ -281,7 +272,7 @@ def train(
     config = ToyConfig() if config is None else config
     if not isinstance(config, ToyConfig):
         raise ToyGrammarError(f"config must be a ToyConfig, got {type(config).__name__}")
-    with threads(num_threads):
+    with training.threads(num_threads):
         return _train(config, progress)
 
 
@@ -322,7 +313,7 @@ def _train(config: ToyConfig, progress) -> TrainResult:
     model.train()
     for step in range(config.steps):
         picked = torch.randint(len(ids), (config.batch_size,), generator=gen)
-        batch = trim_padding(ids[picked])
+        batch = training.trim_padding(ids[picked])
         must = None
         if config.masking == "content":
             pick = torch.randint(3, (config.batch_size,), generator=gen)
@@ -330,7 +321,7 @@ def _train(config: ToyConfig, progress) -> TrainResult:
         inputs, chosen = _mask_batch(batch, config.mask_prob, gen, must)
         logits = model(inputs).logits
         loss = F.cross_entropy(logits[chosen], batch[chosen])
-        losses.append(optimizer_step(optimizer, loss, lr_at(step, config)))
+        losses.append(training.optimizer_step(optimizer, loss, training.lr_at(step, config)))
         if progress is not None:
             progress(step + 1, losses[-1])
         if (step + 1) % config.snapshot_every == 0 or step + 1 == config.steps:
@@ -354,14 +345,16 @@ def _train(config: ToyConfig, progress) -> TrainResult:
 
 def cache_path(config: ToyConfig, directory: str | os.PathLike | None = None) -> Path:
     """Where :func:`load_or_train` keeps the model of ``config``."""
-    return cache_file("toy", config, directory)
+    return training.cache_file("toy", config, directory)
 
 
 def _save(result: TrainResult, path: Path) -> None:
     snaps = result.snapshots
     _cache.write(
         path,
-        payload(result, steps=torch.tensor(snaps.steps), accuracy=snaps.accuracy, rows=snaps.rows),
+        training.payload(
+            result, steps=torch.tensor(snaps.steps), accuracy=snaps.accuracy, rows=snaps.rows
+        ),
     )
 
 
@@ -385,7 +378,7 @@ def _load(path: Path, config: ToyConfig) -> TrainResult | None:
             from_cache=True,
         )
 
-    return load_cached(path, config, rebuild, "a toy model of this version")
+    return training.load_cached(path, config, rebuild, "a toy model of this version")
 
 
 def store(result: TrainResult, *, cache: str | os.PathLike | None = None) -> Path:

@@ -34,19 +34,11 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from attnbook.toy import cache as _cache
+from attnbook.toy import training
 from attnbook.toy.grammar import VOCAB, ToyGrammarError
 from attnbook.toy.model import PAD_ID, ToyEncoderDecoder
 from attnbook.toy.parallel import Pair, make_pair_split
-from attnbook.toy.training import (
-    cache_file,
-    load_cached,
-    lr_at,
-    optimizer_step,
-    payload,
-    threads,
-    trim_padding,
-    weights_hash,
-)
+from attnbook.toy.training import weights_hash
 
 __all__ = [
     "EOS",
@@ -208,7 +200,7 @@ def train_translator(
     config = TranslatorConfig() if config is None else config
     if not isinstance(config, TranslatorConfig):
         raise ToyGrammarError(f"config must be a TranslatorConfig, got {type(config).__name__}")
-    with threads(num_threads):
+    with training.threads(num_threads):
         start = time.perf_counter()
         train, _ = _split(config.n_train, config.n_test, config.seed, config.scrambled)
         src, inp, lab = encode_pairs(list(train))
@@ -222,11 +214,11 @@ def train_translator(
         for step in range(config.steps):
             picked = torch.randint(len(src), (config.batch_size,), generator=gen)
             s, i, y = src[picked], inp[picked], lab[picked]
-            s, y = trim_padding(s), trim_padding(y)
+            s, y = training.trim_padding(s), training.trim_padding(y)
             i = i[:, : y.shape[1]]
             logits = model(s, i).logits
             loss = F.cross_entropy(logits.flatten(0, 1), y.flatten(), ignore_index=PAD_ID)
-            losses.append(optimizer_step(optimizer, loss, lr_at(step, config)))
+            losses.append(training.optimizer_step(optimizer, loss, training.lr_at(step, config)))
         model.eval()
         return TranslatorResult(
             config, model, losses, weights_hash(model), time.perf_counter() - start
@@ -243,7 +235,7 @@ def load_or_train_translator(
     config = TranslatorConfig() if config is None else config
     if not isinstance(config, TranslatorConfig):
         raise ToyGrammarError(f"config must be a TranslatorConfig, got {type(config).__name__}")
-    path = cache_file("translator", config, cache)
+    path = training.cache_file("translator", config, cache)
 
     def rebuild(stored: dict) -> TranslatorResult:
         model = _new_model(config)
@@ -254,11 +246,11 @@ def load_or_train_translator(
             float(stored["seconds"]), from_cache=True,
         )  # fmt: skip
 
-    cached = load_cached(path, config, rebuild, "a toy translator")
+    cached = training.load_cached(path, config, rebuild, "a toy translator")
     if cached is not None:
         return cached
     result = train_translator(config, num_threads=num_threads)
-    _cache.write(path, payload(result))
+    _cache.write(path, training.payload(result))
     return result
 
 
