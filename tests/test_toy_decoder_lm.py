@@ -15,6 +15,7 @@ from attnbook.toy.decoder_lm import (
     EOS_ID,
     LM_VOCAB,
     DecoderConfig,
+    DecoderResult,
     bigram_scores,
     decode,
     decoder_cache_path,
@@ -185,6 +186,19 @@ def test_as_many_key_value_heads_as_query_heads_is_the_plain_config():
     assert explicit.key() == TINY.key()
     assert decoder_cache_path(explicit) == decoder_cache_path(TINY)
     assert TINY.replace(num_kv_heads=2).key() != TINY.key()
+
+
+def test_sentences_are_the_configs_split_in_a_new_list_each_time():
+    # The split is computed once per (sizes, seed, scrambled) and shared: callers get copies.
+    result = DecoderResult(TINY, TINY.build(), [], 0.0, 0.0, "", 0.0)
+    train_set, test_set = result.sentences()
+    ref_train, ref_test = make_split(TINY.n_train, TINY.n_test, 0, scrambled=TINY.scrambled)
+    assert [s.text for s in train_set] == [s.text for s in ref_train]
+    assert [s.text for s in test_set] == [s.text for s in ref_test]
+    train_set.clear()
+    assert len(result.sentences()[0]) == TINY.n_train
+    other = DecoderResult(TINY.replace(seed=1), TINY.build(), [], 0.0, 0.0, "", 0.0)
+    assert [s.text for s in other.sentences()[0]] != [s.text for s in ref_train]
 
 
 def test_bad_configs_are_refused():

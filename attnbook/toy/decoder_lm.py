@@ -36,6 +36,7 @@ Layers and heads are 0-indexed.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import time
 from collections.abc import Sequence
@@ -188,8 +189,8 @@ class DecoderResult:
 
     def sentences(self) -> tuple[list[Sentence], list[Sentence]]:
         """The (training, held-out test) sentences, regenerated from the config."""
-        c = self.config
-        return make_split(c.n_train, c.n_test, c.seed, scrambled=c.scrambled)
+        train_set, test_set, _ = _data(self.config)
+        return list(train_set), list(test_set)
 
 
 def encode_words(text: str | Sequence[str], *, end: bool = False) -> Tensor:
@@ -300,12 +301,21 @@ def train_decoder(
         return _train(config)
 
 
+def _data(config: DecoderConfig) -> tuple[list[Sentence], list[Sentence], Tensor]:
+    """The (training, test) sentences of ``config`` and the training ids (not to be modified)."""
+    return _cached_data(config.n_train, config.n_test, config.seed, config.scrambled)
+
+
+# Chapter 14 trains three variants per seed on the same sentences: split and encode them once.
+@functools.lru_cache(maxsize=4)
+def _cached_data(n_train: int, n_test: int, seed: int, scrambled: float):
+    train_set, test_set = make_split(n_train, n_test, seed, scrambled=scrambled)
+    return train_set, test_set, encode_lm(train_set)
+
+
 def _train(config: DecoderConfig) -> DecoderResult:
     start = time.perf_counter()
-    train_set, test_set = make_split(
-        config.n_train, config.n_test, config.seed, scrambled=config.scrambled
-    )
-    ids = encode_lm(train_set)
+    _, test_set, ids = _data(config)
     model = config.build()
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=config.lr, weight_decay=config.weight_decay
