@@ -453,6 +453,7 @@ def setup(app):
     app.connect("doctree-resolved", _translate_hide_prompts)
     app.connect("config-inited", _set_edition)
     app.connect("builder-inited", _set_builder)
+    app.setup_extension("theme_ja")  # the theme's words in Japanese on Japanese pages
     _glue_roles_work_in_translations()
     _glue_figure_captions_without_execution()
     _glue_takes_the_edition_variant()
