@@ -17,6 +17,7 @@ import http.server
 import json
 import os
 import re
+import sys
 import threading
 import urllib.parse
 from pathlib import Path
@@ -512,3 +513,90 @@ def test_no_stray_space_around_glued_japanese(page):
         elif space and glued.rstrip().endswith("。") and JAPANESE_CHARS.match(after):
             stray.append(f"space after the glued sentence {glued[-20:]!r}")
     assert stray == [], f"{page}: {stray}"
+
+
+# ----- the theme's own words on Japanese pages ----------------------------------
+
+sys.path.insert(0, str(ROOT / "docs" / "tools"))
+import theme_ja  # noqa: E402
+
+#: English the themes write on a page: what docs/tools/theme_ja.py translates,
+#: and what the themes' own Japanese catalogues translate today.
+THEME_ENGLISH = sorted(
+    set(theme_ja.ENGLISH_LEFT)
+    | {"Download this page", "Print to PDF", "Download source file", "Download notebook file"}
+    | {"Skip to main content", "Back to top", "Toggle navigation", "Fullscreen mode"}
+    | {"Site navigation", "On this page", "Contents", "Search", "Light", "Dark", "Copy"}
+    | {"previous page", "next page", "Edit this page", "By the"}
+    | {"Show code cell source", "Hide code cell source", "Show code cell output"}
+    | {"Search Results", "Please activate JavaScript", "Searching", "Copyright"}
+)
+_THEME_ENGLISH = re.compile(
+    r"(?<![A-Za-z])(?:" + "|".join(map(re.escape, THEME_ENGLISH)) + ")(?![A-Za-z])"
+)
+
+# What a reader of the page sees or hears from the theme: the text outside code,
+# outputs and math, and the tooltips/labels of every element (scripts have run:
+# the copy buttons are there). Elements marked lang="en" (the switcher's
+# "English") are English on purpose, and so are the API's docstrings (dl.py).
+READER_STRINGS = """() => {
+  const skip = e => e.closest('pre, code, .cell_output, .output, mjx-container, [lang="en"]:not(html), dl.py');
+  const attrs = [];
+  for (const e of document.body.querySelectorAll('*')) {
+    if (skip(e)) continue;
+    for (const a of ['title', 'aria-label', 'placeholder', 'data-tooltip', 'alt']) {
+      const v = e.getAttribute(a);
+      if (v) attrs.push(v);
+    }
+  }
+  const texts = [];
+  const walk = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  while (walk.nextNode()) {
+    const n = walk.currentNode, p = n.parentElement;
+    if (!p || p.closest('script, style') || skip(p)) continue;
+    const t = n.textContent.trim();
+    if (t) texts.push(t);
+  }
+  const prevNext = [...document.querySelectorAll('.prev-next-subtitle')].map(e => e.textContent);
+  return {attrs, texts, prevNext};
+}"""
+#: Latin words a Japanese page's labels may hold: names, file types, key names;
+#: "Language / 言語" names the switcher in both languages on purpose.
+LATIN_ALLOWED = {"attnbook", "PDF", "pdf", "ipynb", "Ctrl", "K", "PEP", "Language"}
+#: Labels that are not words: a cross-reference's target (attnbook.maps.attend),
+#: an image's file name (myst-nb's default alt text).
+NOT_WORDS = re.compile(r"[\w.]+|\S*/\S*\.(?:png|svg|jpg)")
+
+JA_THEME_PAGES = [p for p in PAGES if p.startswith("ja/")] + ["ja/search.html", "ja/genindex.html"]
+
+
+@pytest.mark.parametrize("page", JA_THEME_PAGES)
+def test_the_theme_speaks_japanese_on_japanese_pages(tab, page):
+    if page.endswith("search.html"):  # with results: their count is the theme's sentence
+        p = search(tab, "ja", "ソフトマックス")[1].page
+        p.wait_for_function(
+            "() => /ページ/.test(document.querySelector('.search-summary').textContent)",
+            timeout=20_000,
+        )
+    else:
+        p = tab().open(page)
+    found = p.evaluate(READER_STRINGS)
+    english = sorted(
+        {m.group() for s in found["attrs"] + found["texts"] for m in _THEME_ENGLISH.finditer(s)}
+    )
+    assert english == [], f"{page}: the theme's English on a Japanese page"
+    # "previous"/"next" over the links to the neighbouring pages (too common a
+    # word to look for in the whole page: the glossary has "previous-token head").
+    assert all(JAPANESE_CHARS.search(s) for s in found["prevNext"]), found["prevNext"]
+    labels = [s for s in found["attrs"] if not NOT_WORDS.fullmatch(s)]
+    latin = sorted({w for s in labels for w in re.findall(r"[A-Za-z]+", s)} - LATIN_ALLOWED)
+    assert latin == [], f"{page}: tooltips or labels with English words"
+
+
+def test_the_english_pages_keep_the_themes_english(tab):
+    p = tab().open("en/chapters/02-scaled-dot-product.html")
+    found = p.evaluate(READER_STRINGS)
+    attrs = set(found["attrs"])
+    assert {"Search...", "Toggle primary sidebar", "Color mode", "Link to this heading"} <= attrs
+    assert "Copy" in attrs  # the copy buttons' tooltip
+    assert {s.strip() for s in found["prevNext"]} <= {"previous", "next"} and found["prevNext"]
