@@ -8,6 +8,8 @@ test_japanese.py builds its MeCab BERT at the same size (``SMALL``).
 
 from __future__ import annotations
 
+import math
+from collections import Counter
 from pathlib import Path
 
 import torch
@@ -208,19 +210,28 @@ SEQ2SEQ_SIZE = dict(
 
 
 def _unigram_vocab(special: list[str]) -> list[tuple[str, float]]:
-    """A SentencePiece-style (Unigram, "▁" word starts) vocabulary learnt from both corpora."""
-    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+    """A SentencePiece-style Unigram vocabulary ("▁" starts a word) counted from both corpora.
 
-    tok = Tokenizer(models.Unigram())
-    tok.pre_tokenizer = pre_tokenizers.Metaspace()
-    trainer = trainers.UnigramTrainer(
-        vocab_size=160, special_tokens=special, unk_token="<unk>", show_progress=False
-    )
-    tok.train_from_iterator(CORPUS + TARGET_CORPUS, trainer)
-    import json
+    The pieces are every substring of 1 to 4 characters of the corpora's "▁"-prefixed
+    words, each scored with the log of its relative frequency, most frequent first
+    (ties in piece order); ``special`` come first, scored 0. No characters outside the
+    corpora, so those texts never meet ``<unk>``; longer words split into pieces.
 
-    vocab = json.loads(tok.to_str())["model"]["vocab"]
-    return [(piece, float(score)) for piece, score in vocab]
+    Counted, not trained with tokenizers' ``UnigramTrainer``: that trainer's result
+    depends on the iteration order of Rust hash maps, seeded at random in every
+    process (same pieces, but ties in another order and scores differing in the last
+    bits), so every build numbered the pieces differently. Integer counts and a total
+    order make the ids and scores the same in every process.
+    """
+    counts: Counter[str] = Counter()
+    for line in CORPUS + TARGET_CORPUS:
+        for word in line.split():
+            word = "▁" + word
+            for n in range(1, 5):
+                counts.update(word[i : i + n] for i in range(len(word) - n + 1))
+    total = sum(counts.values())
+    pieces = sorted(counts, key=lambda piece: (-counts[piece], piece))
+    return [(s, 0.0) for s in special] + [(p, math.log(counts[p] / total)) for p in pieces]
 
 
 def _marian_tokenizer():
