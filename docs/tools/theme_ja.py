@@ -27,6 +27,7 @@ is caught there, then belongs in one of the tables here.
 
 from __future__ import annotations
 
+import hashlib
 import html
 import json
 import re
@@ -180,8 +181,17 @@ def _write_scripts(app, exc):
             script.write_text(with_japanese_copybutton(text), encoding="utf-8")
 
 
+def digest() -> str:
+    """A hash of every table here: a changed table makes Sphinx rewrite every page."""
+    tables = [MESSAGES, HARDCODED, COPYBUTTON, SEARCH_MESSAGES, CONTEXT]
+    return hashlib.sha256(json.dumps(tables, sort_keys=True).encode()).hexdigest()[:16]
+
+
 def setup(app):
     if (app.config.language or "en") == LANGUAGE:
+        # An "html" configuration value: when it changes, the HTML builder
+        # counts every page as outdated (the tables are not templates it tracks).
+        app.add_config_value("attnbook_theme_ja_digest", digest(), "html")
         # Registered now, before the theme registers its own catalogues at
         # builder creation: ours fill the gaps of Sphinx's catalogue (after it
         # in the lookup) and of the themes'.
