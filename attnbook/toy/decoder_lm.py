@@ -86,8 +86,8 @@ _IDS = {w: i for i, w in enumerate(LM_VOCAB)}
 class DecoderConfig:
     """Everything that determines one trained toy decoder.
 
-    The defaults train in about 10 s on one CPU thread
-    (``benchmarks/bench_toy.py`` reports it).
+    The defaults need about 7 s of CPU time on one thread, data included
+    (``benchmarks/bench_toy.py`` checks that training stays under 60 s).
     """
 
     seed: int = 0

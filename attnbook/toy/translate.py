@@ -73,9 +73,8 @@ MAX_LEN = 11  # 10 words at most on either side, plus the start or end token
 class TranslatorConfig:
     """Everything that determines a trained toy translator.
 
-    The defaults take about 13 s of CPU time on one thread, data included
-    (``benchmarks/bench_toy.py --models translator`` checks that training
-    stays under 15 s).
+    The defaults take about 9 s of CPU time on one thread, data included
+    (``benchmarks/bench_toy.py`` checks that training stays under 60 s).
     """
 
     seed: int = 0
