@@ -226,4 +226,30 @@ def test_the_japanese_copy_has_japanese_text_and_unchanged_code(tmp_path):
     assert "![0.4 の重み。](attachment:fig-a.png)" in _text(cells[-1])
     english = json.loads(json.dumps(EXECUTED))["cells"]
     code = [c for c in english if c["cell_type"] == "code" and not reader_notebook.is_plumbing(c)]
-    assert [c for c in cells if c["cell_type"] == "code"] == code
+    # the code and its outputs unchanged (ids and counts are renumbered in order)
+    kept = ("source", "outputs", "metadata")
+    assert [{k: c[k] for k in kept} for c in cells if c["cell_type"] == "code"] == [
+        {k: c[k] for k in kept} for c in code
+    ]
+
+
+def test_same_notebook_whatever_the_ids_and_counts_myst_nb_gave(tmp_path):
+    # myst-nb reads a page with new random cell ids each time, and a page served from
+    # the execution cache comes with no execution counts: the download must not change.
+    variants = []
+    for n, (ids, count) in enumerate([("a", 1), ("b", None)]):
+        nb = json.loads(json.dumps(EXECUTED))
+        for i, cell in enumerate(nb["cells"]):
+            cell["id"] = f"{ids}{i}-random"
+            if cell["cell_type"] == "code":
+                cell["execution_count"] = count
+        executed = tmp_path / f"run{n}" / "executed.ipynb"
+        executed.parent.mkdir()
+        executed.write_text(json.dumps(nb), encoding="utf-8")
+        target = reader_notebook.reader_notebook(executed, tmp_path / f"run{n}" / "out.ipynb")
+        variants.append(target.read_bytes())
+    assert variants[0] == variants[1]
+    cells = json.loads(variants[0])["cells"]
+    assert len({cell["id"] for cell in cells}) == len(cells)
+    counts = [cell["execution_count"] for cell in cells if cell["cell_type"] == "code"]
+    assert counts == list(range(1, len(counts) + 1))

@@ -251,7 +251,8 @@ def reader_notebook(
     (msgid -> msgstr or None, e.g. :func:`catalogue`; the code cells stay),
     pastes the glued numbers and figures into them, and puts a markdown cell
     first that says (in ``language``, English when unknown) how to install
-    attnbook. Returns ``target``.
+    attnbook. Cell ids and execution counts are numbered in order, so the same
+    sources always give the same file. Returns ``target``.
     """
     nb = json.loads(executed.read_text(encoding="utf-8"))
     install = {
@@ -276,6 +277,18 @@ def reader_notebook(
             if attachments:
                 cell["attachments"] = attachments
         cells.append(cell)
+    # Identical sources give identical downloads: myst-nb gives every read of a page
+    # new random cell ids, and whether the execution counts survive depends on
+    # whether the page came from the execution cache. The cells ran in this order.
+    count = 0
+    for i, cell in enumerate(cells):
+        cell = cells[i] = {**cell, "id": f"cell-{i + 1}"}
+        if cell["cell_type"] == "code":
+            count += 1
+            cell["execution_count"] = count
+            for output in cell.get("outputs", []):
+                if "execution_count" in output:
+                    output["execution_count"] = count
     nb["cells"] = [install, *cells]
     nb.setdefault("metadata", {})["kernelspec"] = {
         "display_name": "Python 3",
