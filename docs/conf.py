@@ -45,7 +45,7 @@ extensions = [
     "sphinx_copybutton",
     "attnbook_sphinx",
     "execute_ahead",
-    "attnbook.playground.sphinx",
+    "playground_sphinx",
 ]
 
 root_doc = "index"
