@@ -59,6 +59,16 @@ def book_pages(edition: str) -> list[str]:
 PAGES = [page for edition in EDITIONS for page in book_pages(edition)]
 CHAPTERS = [p for p in PAGES if "/chapters/" in p]
 
+# What a notebook prints for an object without a readable form, with its memory
+# address: noise for the reader, and a page that changes from build to build.
+OBJECT_REPR = re.compile(r"&lt;[\w.]+(?: object)? at 0x[0-9a-f]+&gt;")
+
+
+@pytest.mark.parametrize("page", CHAPTERS)
+def test_no_output_is_an_object_address(page):
+    found = OBJECT_REPR.findall((SITE / page).read_text(encoding="utf-8"))
+    assert not found, f"{page} shows {found[:3]} (end the cell's last line with ';')"
+
 
 # ----- the local server and the browser --------------------------------------
 
