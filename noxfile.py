@@ -87,6 +87,11 @@ def run(session: nox.Session, *args: str) -> None:
     session.run(*args, external=True)
 
 
+def pytest(session: nox.Session, marker: str, *paths: str) -> None:
+    """pytest in the book's environment on the tests marked ``marker`` (of ``paths``, if given)."""
+    run(session, _bin("python"), "-m", "pytest", "-m", marker, *paths, *(session.posargs or ["-q"]))
+
+
 def ensure_chromium(session: nox.Session) -> None:
     """Browser tests need Debian's chromium; install it when we are allowed to."""
     if shutil.which("chromium") or Path("/usr/bin/chromium").exists():
@@ -120,7 +125,7 @@ def tests(session: nox.Session) -> None:
     env(session)
     ensure_chromium(session)
     tests_only = "not site and not reader and not pdf"
-    run(session, _bin("python"), "-m", "pytest", "-m", tests_only, *(session.posargs or ["-q"]))
+    pytest(session, tests_only)
 
 
 def sphinx(session: nox.Session, builder: str, language: str, out: Path, *extra: str) -> None:
@@ -231,16 +236,7 @@ def reader(session: nox.Session) -> None:
     session.env["ATTNBOOK_READER_PYTHON"] = plain
     session.env["ATTNBOOK_READER_JUPYTER"] = jupyter
     reader_tests = str(ROOT / "tests" / "test_reader.py")  # collecting all tests takes ~30 s
-    run(
-        session,
-        _bin("python"),
-        "-m",
-        "pytest",
-        "-m",
-        "reader",
-        reader_tests,
-        *(session.posargs or ["-q"]),
-    )
+    pytest(session, "reader", reader_tests)
 
 
 @nox.session
@@ -264,7 +260,7 @@ def site(session: nox.Session) -> None:
     if not (BUILD / "html" / "en" / "index.html").exists():
         session.error("no built site: run `nox -s docs` first")
     session.env["ATTNBOOK_SITE"] = str(BUILD / "html")
-    run(session, _bin("python"), "-m", "pytest", "-m", "site", *(session.posargs or ["-q"]))
+    pytest(session, "site")
 
 
 @nox.session
@@ -377,16 +373,7 @@ def pdf(session: nox.Session) -> None:
         shutil.copyfile(out, BUILD / "html" / "pdf" / out.name)
     session.env["ATTNBOOK_PDF"] = str(PDF)
     pdf_tests = str(ROOT / "tests" / "test_pdf.py")
-    run(
-        session,
-        _bin("python"),
-        "-m",
-        "pytest",
-        "-m",
-        "pdf",
-        pdf_tests,
-        *(session.posargs or ["-q"]),
-    )
+    pytest(session, "pdf", pdf_tests)
 
 
 @nox.session
